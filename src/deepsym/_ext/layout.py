@@ -1,0 +1,50 @@
+"""Array layouts and problem codes shared by the compiled kernels and their Python twins."""
+from __future__ import annotations
+
+from enum import IntEnum
+
+import numpy as np
+
+NOTE_DTYPE = np.dtype([("start", "i4"), ("duration", "i4"), ("pitch", "u1"), ("velocity", "u1")])
+CONTROL_DTYPE = np.dtype([("tick", "i4"), ("number", "u1"), ("value", "u1")])
+BEND_DTYPE = np.dtype([("tick", "i4"), ("value", "i2")])
+
+#: Columns of the ``tracks`` table returned by ``parse_tracks``: one row per
+#: (chunk, channel) holding at least one note, with slices into the grouped arrays.
+TRACK_COLUMNS = (
+    "chunk", "channel", "program",
+    "note_begin", "note_count",
+    "control_begin", "control_count",
+    "bend_begin", "bend_count",
+)
+
+
+class Problem(IntEnum):
+    """What went wrong at a byte offset; the lenient reader keeps what it read before."""
+
+    TRUNCATED_EVENT = 1
+    TRUNCATED_CHUNK = 2
+    LONG_VLQ = 3
+    NO_STATUS = 4
+    BAD_DATA_BYTE = 5
+    SYSTEM_MESSAGE = 6
+    BAD_META = 7
+    TRAILING_BYTES = 8
+    TICK_OVERFLOW = 9
+
+    @property
+    def message(self) -> str:
+        return _MESSAGES[self]
+
+
+_MESSAGES = {
+    Problem.TRUNCATED_EVENT: "an event runs past the end of its track chunk",
+    Problem.TRUNCATED_CHUNK: "a chunk declares more bytes than the file holds",
+    Problem.LONG_VLQ: "a variable-length quantity is longer than 4 bytes",
+    Problem.NO_STATUS: "a data byte comes with no running status",
+    Problem.BAD_DATA_BYTE: "a channel message has a data byte above 127",
+    Problem.SYSTEM_MESSAGE: "a system message (F1-FE) stands inside a track; skipped",
+    Problem.BAD_META: "a malformed tempo, time or key signature event; skipped",
+    Problem.TRAILING_BYTES: "bytes after the last chunk are not a chunk",
+    Problem.TICK_OVERFLOW: "an event lies beyond tick 2**31 - 1",
+}

@@ -1,0 +1,613 @@
+"""Standard MIDI File kernels: parse the track chunks in one pass, encode one chunk.
+
+``parse_tracks`` walks every chunk after the header once, in C, and returns numpy
+arrays: notes grouped into tracks (one per chunk and channel) and sorted, controls,
+pitch bends, meta events and the problems met on the way. ``encode_chunk`` writes the
+body of one track chunk from sorted ticks and pre-built message bytes.
+``smf_py.py`` is the plain-Python twin with the same API; the tests compare both.
+"""
+from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t
+from libc.stdlib cimport free, realloc
+from libc.string cimport memcpy, memset
+
+import numpy as np
+
+from deepsym._ext.layout import BEND_DTYPE, CONTROL_DTYPE, NOTE_DTYPE, TRACK_COLUMNS, Problem
+
+cdef extern from *:
+    """
+    #pragma pack(push, 1)
+    typedef struct { int32_t start; int32_t duration; uint8_t pitch; uint8_t velocity; } NoteT;
+    typedef struct { int32_t tick; uint8_t number; uint8_t value; } ControlT;
+    typedef struct { int32_t tick; int16_t value; } BendT;
+    #pragma pack(pop)
+    """
+    ctypedef struct NoteT:
+        int32_t start
+        int32_t duration
+        uint8_t pitch
+        uint8_t velocity
+    ctypedef struct ControlT:
+        int32_t tick
+        uint8_t number
+        uint8_t value
+    ctypedef struct BendT:
+        int32_t tick
+        int16_t value
+
+cdef enum:
+    P_TRUNCATED_EVENT = 1
+    P_TRUNCATED_CHUNK = 2
+    P_LONG_VLQ = 3
+    P_NO_STATUS = 4
+    P_BAD_DATA_BYTE = 5
+    P_SYSTEM_MESSAGE = 6
+    P_BAD_META = 7
+    P_TRAILING_BYTES = 8
+    P_TICK_OVERFLOW = 9
+    NO_MEMORY = -1
+    MAX_TICK = 2147483647
+    MAX_DELTA = 0x0FFFFFFF
+    N_KEYS = 2048        # 16 channels x 128 pitches
+    RAW_NOTE = 6         # raw note row: channel, start, end, pitch, velocity, next open note
+    RAW_CONTROL = 4      # channel, tick, number, value
+    RAW_BEND = 3         # channel, tick, value
+    SMALL_RUN = 16       # runs of equal start up to this length are insertion-sorted
+
+assert sizeof(NoteT) == NOTE_DTYPE.itemsize
+assert sizeof(ControlT) == CONTROL_DTYPE.itemsize
+assert sizeof(BendT) == BEND_DTYPE.itemsize
+assert len(TRACK_COLUMNS) == 9
+assert P_TRUNCATED_EVENT == Problem.TRUNCATED_EVENT and P_TICK_OVERFLOW == Problem.TICK_OVERFLOW
+
+
+cdef struct Buf:
+    char* data
+    Py_ssize_t size
+    Py_ssize_t cap
+
+
+cdef inline char* grow(Buf* b, Py_ssize_t extra) noexcept nogil:
+    """Append ``extra`` bytes to ``b``; return a pointer to them, or NULL without memory."""
+    cdef Py_ssize_t cap = b.cap if b.cap else 256
+    cdef char* data
+    while b.size + extra > cap:
+        cap *= 2
+    if cap != b.cap:
+        data = <char*> realloc(b.data, cap)
+        if data == NULL:
+            return NULL
+        b.data = data
+        b.cap = cap
+    data = b.data + b.size
+    b.size += extra
+    return data
+
+
+cdef inline int64_t* row(Buf* b, int width) noexcept nogil:
+    return <int64_t*> grow(b, width * sizeof(int64_t))
+
+
+cdef inline Py_ssize_t rows(Buf* b, int width) noexcept nogil:
+    return b.size // (width * sizeof(int64_t))
+
+
+cdef struct State:
+    Buf notes, controls, bends, tracks                 # outputs, grouped by track
+    Buf tempos, timesigs, keysigs, texts, chunks, problems
+    Buf raw_notes, raw_controls, raw_bends, order      # per-chunk scratch
+    bint strict
+    bint stop
+    bint no_memory
+    int64_t head[N_KEYS]
+    int64_t tail[N_KEYS]
+    int64_t program[16]
+
+
+cdef inline bint report(State* st, int code, Py_ssize_t offset) noexcept nogil:
+    """Record a problem; True when parsing must stop (strict mode or no memory)."""
+    cdef int64_t* r
+    if code == NO_MEMORY:
+        st.no_memory = True
+        st.stop = True
+        return True
+    r = row(&st.problems, 2)
+    if r == NULL:
+        st.no_memory = True
+        st.stop = True
+        return True
+    r[0] = code
+    r[1] = offset
+    if st.strict:
+        st.stop = True
+    return st.stop
+
+
+cdef inline int read_vlq(const uint8_t* buf, Py_ssize_t* pos, Py_ssize_t end,
+                         int64_t* value) noexcept nogil:
+    """Read a variable-length quantity of at most 4 bytes: 0, or a problem code."""
+    cdef int64_t v = 0
+    cdef uint8_t b
+    cdef int k
+    for k in range(4):
+        if pos[0] >= end:
+            return P_TRUNCATED_EVENT
+        b = buf[pos[0]]
+        pos[0] += 1
+        v = (v << 7) | (b & 0x7F)
+        if b < 0x80:
+            value[0] = v
+            return 0
+    return P_LONG_VLQ
+
+
+cdef int meta_event(State* st, const uint8_t* buf, Py_ssize_t at, int64_t length,
+                    int mtype, int64_t tick, int64_t chunk) noexcept nogil:
+    """Store one meta event: 0, NO_MEMORY or P_BAD_META."""
+    cdef int64_t* r
+    cdef int64_t usec
+    cdef int sf
+    if mtype == 0x51:
+        if length != 3:
+            return P_BAD_META
+        usec = (<int64_t> buf[at] << 16) | (buf[at + 1] << 8) | buf[at + 2]
+        if usec == 0:
+            return P_BAD_META
+        r = row(&st.tempos, 2)
+        if r == NULL:
+            return NO_MEMORY
+        r[0] = tick
+        r[1] = usec
+    elif mtype == 0x58:
+        if length < 2 or buf[at] == 0 or buf[at + 1] > 15:
+            return P_BAD_META
+        r = row(&st.timesigs, 3)
+        if r == NULL:
+            return NO_MEMORY
+        r[0] = tick
+        r[1] = buf[at]
+        r[2] = buf[at + 1]
+    elif mtype == 0x59:
+        if length < 2:
+            return P_BAD_META
+        sf = <signed char> buf[at]
+        if sf < -7 or sf > 7 or buf[at + 1] > 1:
+            return P_BAD_META
+        r = row(&st.keysigs, 3)
+        if r == NULL:
+            return NO_MEMORY
+        r[0] = tick
+        r[1] = sf
+        r[2] = buf[at + 1]
+    elif 0x01 <= mtype <= 0x0F:
+        r = row(&st.texts, 5)
+        if r == NULL:
+            return NO_MEMORY
+        r[0] = chunk
+        r[1] = tick
+        r[2] = mtype
+        r[3] = at
+        r[4] = length
+    return 0
+
+
+cdef int channel_event(State* st, int status, int d1, int d2, int64_t tick) noexcept nogil:
+    """Store one channel message; a note-off ends the earliest open note of its key."""
+    cdef int kind = status >> 4
+    cdef int ch = status & 0x0F
+    cdef int key = ch * 128 + d1
+    cdef int64_t* r
+    cdef int64_t i
+    if kind == 0x9 and d2 > 0:
+        i = rows(&st.raw_notes, RAW_NOTE)
+        r = row(&st.raw_notes, RAW_NOTE)
+        if r == NULL:
+            return NO_MEMORY
+        r[0] = ch
+        r[1] = tick
+        r[2] = -1
+        r[3] = d1
+        r[4] = d2
+        r[5] = -1
+        if st.tail[key] >= 0:
+            (<int64_t*> st.raw_notes.data)[st.tail[key] * RAW_NOTE + 5] = i
+        else:
+            st.head[key] = i
+        st.tail[key] = i
+    elif kind == 0x8 or kind == 0x9:
+        i = st.head[key]
+        if i >= 0:
+            r = (<int64_t*> st.raw_notes.data) + i * RAW_NOTE
+            r[2] = tick
+            st.head[key] = r[5]
+            if r[5] < 0:
+                st.tail[key] = -1
+    elif kind == 0xB:
+        r = row(&st.raw_controls, RAW_CONTROL)
+        if r == NULL:
+            return NO_MEMORY
+        r[0] = ch
+        r[1] = tick
+        r[2] = d1
+        r[3] = d2
+    elif kind == 0xE:
+        r = row(&st.raw_bends, RAW_BEND)
+        if r == NULL:
+            return NO_MEMORY
+        r[0] = ch
+        r[1] = tick
+        r[2] = ((d2 << 7) | d1) - 8192
+    elif kind == 0xC and st.program[ch] < 0:
+        st.program[ch] = d1
+    return 0
+
+
+cdef int64_t parse_track(State* st, const uint8_t* buf, Py_ssize_t pos, Py_ssize_t end,
+                         int64_t chunk, int64_t tick) noexcept nogil:
+    """Parse one MTrk body starting at ``tick``; return the tick of its last event."""
+    cdef int64_t last = tick
+    cdef int64_t value
+    cdef int status = 0
+    cdef int code, b, mtype, n_data, d1, d2
+    while pos < end:
+        code = read_vlq(buf, &pos, end, &value)
+        if code:
+            report(st, code, pos)
+            break
+        tick += value
+        if tick > MAX_TICK:
+            report(st, P_TICK_OVERFLOW, pos)
+            break
+        if pos >= end:
+            report(st, P_TRUNCATED_EVENT, pos)
+            break
+        b = buf[pos]
+        if b == 0xFF or b == 0xF0 or b == 0xF7:
+            # Meta events and sysex keep the running status, as real players do.
+            mtype = buf[pos + 1] if b == 0xFF and pos + 1 < end else -1
+            pos += 2 if b == 0xFF else 1
+            code = read_vlq(buf, &pos, end, &value)
+            if not code and value > end - pos:
+                code = P_TRUNCATED_EVENT
+            if code:
+                report(st, code, pos)
+                break
+            last = tick
+            if b == 0xFF:
+                if mtype == 0x2F:
+                    break
+                code = meta_event(st, buf, pos, value, mtype, tick, chunk)
+                if code and report(st, code, pos):
+                    break
+            pos += value
+            continue
+        if b > 0xF0:
+            if report(st, P_SYSTEM_MESSAGE, pos):
+                break
+            pos += 1 + (b == 0xF1 or b == 0xF3) + 2 * (b == 0xF2)
+            if pos > end:
+                report(st, P_TRUNCATED_EVENT, end)
+                break
+            last = tick
+            continue
+        if b & 0x80:
+            status = b
+            pos += 1
+        elif status == 0:
+            report(st, P_NO_STATUS, pos)
+            break
+        n_data = 1 if (status >> 4) == 0xC or (status >> 4) == 0xD else 2
+        if pos + n_data > end:
+            report(st, P_TRUNCATED_EVENT, pos)
+            break
+        d1 = buf[pos]
+        d2 = buf[pos + 1] if n_data == 2 else 0
+        if (d1 | d2) & 0x80:
+            report(st, P_BAD_DATA_BYTE, pos)
+            break
+        pos += n_data
+        last = tick
+        if channel_event(st, status, d1, d2, tick) == NO_MEMORY:
+            report(st, NO_MEMORY, pos)
+            break
+    return last
+
+
+cdef void sort_by_pitch(int64_t* idx, Py_ssize_t n, const int64_t* raw, int64_t* tmp) noexcept nogil:
+    """Stable sort of note indices ``idx[:n]`` by pitch (insertion, or counting for long runs)."""
+    cdef Py_ssize_t i, j, total
+    cdef int64_t v
+    cdef Py_ssize_t count[129]
+    if n <= SMALL_RUN:
+        for i in range(1, n):
+            v = idx[i]
+            j = i
+            while j > 0 and raw[idx[j - 1] * RAW_NOTE + 3] > raw[v * RAW_NOTE + 3]:
+                idx[j] = idx[j - 1]
+                j -= 1
+            idx[j] = v
+        return
+    memset(count, 0, sizeof(count))
+    for i in range(n):
+        count[raw[idx[i] * RAW_NOTE + 3] + 1] += 1
+    total = 0
+    for i in range(129):
+        total += count[i]
+        count[i] = total
+    for i in range(n):
+        v = idx[i]
+        tmp[count[raw[v * RAW_NOTE + 3]]] = v
+        count[raw[v * RAW_NOTE + 3]] += 1
+    memcpy(idx, tmp, n * sizeof(int64_t))
+
+
+cdef int emit_notes(State* st, int64_t* idx, Py_ssize_t n, int64_t* tmp) noexcept nogil:
+    """Append one channel's notes (file order) sorted by start, then pitch."""
+    cdef const int64_t* raw = <int64_t*> st.raw_notes.data
+    cdef NoteT* out = <NoteT*> grow(&st.notes, n * sizeof(NoteT))
+    cdef Py_ssize_t i = 0, j
+    if out == NULL:
+        return NO_MEMORY
+    while i < n:
+        j = i + 1
+        while j < n and raw[idx[j] * RAW_NOTE + 1] == raw[idx[i] * RAW_NOTE + 1]:
+            j += 1
+        if j - i > 1:
+            sort_by_pitch(idx + i, j - i, raw, tmp)
+        i = j
+    for i in range(n):
+        out[i].start = <int32_t> raw[idx[i] * RAW_NOTE + 1]
+        out[i].duration = <int32_t> (raw[idx[i] * RAW_NOTE + 2] - raw[idx[i] * RAW_NOTE + 1])
+        out[i].pitch = <uint8_t> raw[idx[i] * RAW_NOTE + 3]
+        out[i].velocity = <uint8_t> raw[idx[i] * RAW_NOTE + 4]
+    return 0
+
+
+cdef Py_ssize_t emit_controls(State* st, int ch) noexcept nogil:
+    """Append the channel's control changes; return their count, or -1 without memory."""
+    cdef const int64_t* raw = <int64_t*> st.raw_controls.data
+    cdef Py_ssize_t i, m = 0, n = rows(&st.raw_controls, RAW_CONTROL)
+    cdef ControlT* out
+    for i in range(n):
+        if raw[i * RAW_CONTROL] == ch:
+            out = <ControlT*> grow(&st.controls, sizeof(ControlT))
+            if out == NULL:
+                return -1
+            out.tick = <int32_t> raw[i * RAW_CONTROL + 1]
+            out.number = <uint8_t> raw[i * RAW_CONTROL + 2]
+            out.value = <uint8_t> raw[i * RAW_CONTROL + 3]
+            m += 1
+    return m
+
+
+cdef Py_ssize_t emit_bends(State* st, int ch) noexcept nogil:
+    """Append the channel's pitch bends; return their count, or -1 without memory."""
+    cdef const int64_t* raw = <int64_t*> st.raw_bends.data
+    cdef Py_ssize_t i, m = 0, n = rows(&st.raw_bends, RAW_BEND)
+    cdef BendT* out
+    for i in range(n):
+        if raw[i * RAW_BEND] == ch:
+            out = <BendT*> grow(&st.bends, sizeof(BendT))
+            if out == NULL:
+                return -1
+            out.tick = <int32_t> raw[i * RAW_BEND + 1]
+            out.value = <int16_t> raw[i * RAW_BEND + 2]
+            m += 1
+    return m
+
+
+cdef int finish_chunk(State* st, int64_t chunk, int64_t last) noexcept nogil:
+    """Close open notes at ``last``, group the chunk's events into tracks, reset scratch."""
+    cdef Py_ssize_t n = rows(&st.raw_notes, RAW_NOTE)
+    cdef int64_t* raw = <int64_t*> st.raw_notes.data
+    cdef Py_ssize_t count[16]
+    cdef Py_ssize_t offset[16]
+    cdef Py_ssize_t i, total = 0, n_controls, n_bends
+    cdef int64_t* idx
+    cdef int64_t* r
+    cdef int ch
+    memset(count, 0, sizeof(count))
+    for i in range(n):
+        if raw[i * RAW_NOTE + 2] < 0:
+            raw[i * RAW_NOTE + 2] = last
+        count[raw[i * RAW_NOTE]] += 1
+    st.order.size = 0
+    idx = <int64_t*> grow(&st.order, 2 * n * sizeof(int64_t) + 1)
+    if idx == NULL:
+        return NO_MEMORY
+    for ch in range(16):
+        offset[ch] = total
+        total += count[ch]
+    for i in range(n):
+        ch = <int> raw[i * RAW_NOTE]
+        idx[offset[ch]] = i
+        offset[ch] += 1
+    for ch in range(16):
+        if count[ch] == 0:
+            continue
+        r = row(&st.tracks, 9)
+        if r == NULL:
+            return NO_MEMORY
+        r[0] = chunk
+        r[1] = ch
+        r[2] = st.program[ch] if st.program[ch] >= 0 else 0
+        r[3] = st.notes.size // sizeof(NoteT)
+        r[4] = count[ch]
+        r[5] = st.controls.size // sizeof(ControlT)
+        r[7] = st.bends.size // sizeof(BendT)
+        if emit_notes(st, idx + offset[ch] - count[ch], count[ch], idx + n) == NO_MEMORY:
+            return NO_MEMORY
+        n_controls = emit_controls(st, ch)
+        n_bends = emit_bends(st, ch)
+        if n_controls < 0 or n_bends < 0:
+            return NO_MEMORY
+        r = (<int64_t*> (st.tracks.data + st.tracks.size)) - 9
+        r[6] = n_controls
+        r[8] = n_bends
+    st.raw_notes.size = 0
+    st.raw_controls.size = 0
+    st.raw_bends.size = 0
+    memset(st.head, 0xFF, sizeof(st.head))
+    memset(st.tail, 0xFF, sizeof(st.tail))
+    memset(st.program, 0xFF, sizeof(st.program))
+    return 0
+
+
+cdef void walk_chunks(State* st, const uint8_t* buf, Py_ssize_t pos, Py_ssize_t size,
+                      int fmt) noexcept nogil:
+    """Parse every MTrk chunk from ``pos``; skip other chunks by their length."""
+    cdef int64_t chunk = 0, start = 0, last, length
+    cdef Py_ssize_t end
+    cdef int64_t* r
+    while pos < size and not st.stop:
+        if size - pos < 8:
+            report(st, P_TRAILING_BYTES, pos)
+            return
+        length = (<int64_t> buf[pos + 4] << 24) | (buf[pos + 5] << 16) | (buf[pos + 6] << 8) | buf[pos + 7]
+        end = pos + 8 + length
+        if end > size:
+            if report(st, P_TRUNCATED_CHUNK, pos):
+                return
+            end = size
+        if buf[pos] == 77 and buf[pos + 1] == 84 and buf[pos + 2] == 114 and buf[pos + 3] == 107:  # MTrk
+            last = parse_track(st, buf, pos + 8, end, chunk, start)
+            if st.stop and st.no_memory:
+                return
+            if finish_chunk(st, chunk, last) == NO_MEMORY:
+                report(st, NO_MEMORY, pos)
+                return
+            r = row(&st.chunks, 2)
+            if r == NULL:
+                report(st, NO_MEMORY, pos)
+                return
+            r[0] = start
+            r[1] = last
+            if fmt == 2:
+                start = last  # format 2: independent sequences, played one after another
+            chunk += 1
+        elif not (32 <= buf[pos] < 127 and 32 <= buf[pos + 1] < 127
+                  and 32 <= buf[pos + 2] < 127 and 32 <= buf[pos + 3] < 127):
+            report(st, P_TRAILING_BYTES, pos)
+            return
+        pos = end
+
+
+cdef object to_array(Buf* b, object dtype, Py_ssize_t itemsize):
+    """Copy a buffer of ``itemsize``-byte records into a new 1-D numpy array."""
+    cdef Py_ssize_t n = b.size // itemsize
+    cdef uint8_t[::1] view
+    out = np.empty(n, dtype=dtype)
+    if n:
+        view = out.view(np.uint8)
+        memcpy(&view[0], b.data, n * itemsize)
+    return out
+
+
+cdef object table(Buf* b, int width):
+    return to_array(b, np.int64, sizeof(int64_t)).reshape(-1, width)
+
+
+cdef void release(State* st) noexcept nogil:
+    free(st.notes.data)
+    free(st.controls.data)
+    free(st.bends.data)
+    free(st.tracks.data)
+    free(st.tempos.data)
+    free(st.timesigs.data)
+    free(st.keysigs.data)
+    free(st.texts.data)
+    free(st.chunks.data)
+    free(st.problems.data)
+    free(st.raw_notes.data)
+    free(st.raw_controls.data)
+    free(st.raw_bends.data)
+    free(st.order.data)
+
+
+def parse_tracks(const uint8_t[::1] data, Py_ssize_t pos, int fmt, bint strict) -> dict:
+    """Parse every chunk of ``data`` from byte ``pos`` (just after the MThd chunk).
+
+    Returns a dict of numpy arrays: ``notes`` (NOTE_DTYPE), ``controls``
+    (CONTROL_DTYPE) and ``bends`` (BEND_DTYPE) grouped by track; ``tracks``
+    (int64, columns TRACK_COLUMNS); ``tempos`` (tick, usec per beat),
+    ``time_signatures`` (tick, numerator, log2 denominator), ``key_signatures``
+    (tick, sharps, minor), ``texts`` (chunk, tick, meta type, byte offset, length),
+    ``chunks`` (first tick, last tick) and ``problems`` (code, byte offset), all int64.
+    In strict mode parsing stops at the first problem.
+    """
+    cdef State st
+    cdef Py_ssize_t size = data.shape[0]
+    cdef const uint8_t* buf = &data[0] if size else NULL
+    memset(&st, 0, sizeof(State))
+    memset(st.head, 0xFF, sizeof(st.head))
+    memset(st.tail, 0xFF, sizeof(st.tail))
+    memset(st.program, 0xFF, sizeof(st.program))
+    st.strict = strict
+    try:
+        with nogil:
+            walk_chunks(&st, buf, pos, size, fmt)
+        if st.no_memory:
+            raise MemoryError("out of memory while parsing MIDI data")
+        return {
+            "notes": to_array(&st.notes, NOTE_DTYPE, sizeof(NoteT)),
+            "controls": to_array(&st.controls, CONTROL_DTYPE, sizeof(ControlT)),
+            "bends": to_array(&st.bends, BEND_DTYPE, sizeof(BendT)),
+            "tracks": table(&st.tracks, 9),
+            "tempos": table(&st.tempos, 2),
+            "time_signatures": table(&st.timesigs, 3),
+            "key_signatures": table(&st.keysigs, 3),
+            "texts": table(&st.texts, 5),
+            "chunks": table(&st.chunks, 2),
+            "problems": table(&st.problems, 2),
+        }
+    finally:
+        release(&st)
+
+
+def encode_chunk(const int64_t[::1] ticks, const uint8_t[::1] payload,
+                 const int32_t[::1] lengths) -> bytes:
+    """Encode the body of one track chunk.
+
+    Event ``i`` happens at ``ticks[i]`` (non-decreasing) and is the next ``lengths[i]``
+    bytes of ``payload``: a channel message with its status byte, a meta event
+    (FF type length data) or a sysex. Channel messages use running status; meta
+    events and sysex reset it.
+    """
+    cdef Py_ssize_t n = ticks.shape[0], i, k = 0, p = 0, skip
+    cdef int64_t delta, prev = 0
+    cdef int running = 0, first, shift
+    cdef Py_ssize_t bad = -1
+    if lengths.shape[0] != n:
+        raise ValueError("ticks and lengths differ in length")
+    out = bytearray(payload.shape[0] + 4 * n)
+    cdef uint8_t[::1] o = out
+    with nogil:
+        for i in range(n):
+            delta = ticks[i] - prev
+            if delta < 0 or delta > MAX_DELTA or lengths[i] < 1 or p + lengths[i] > payload.shape[0]:
+                bad = i
+                break
+            prev = ticks[i]
+            shift = 21
+            while shift > 0 and (delta >> shift) == 0:
+                shift -= 7
+            while shift > 0:
+                o[k] = 0x80 | ((delta >> shift) & 0x7F)
+                k += 1
+                shift -= 7
+            o[k] = delta & 0x7F
+            k += 1
+            first = payload[p]
+            skip = 0
+            if 0x80 <= first < 0xF0:
+                skip = first == running
+                running = first
+            else:
+                running = 0
+            memcpy(&o[k], &payload[p + skip], lengths[i] - skip)
+            k += lengths[i] - skip
+            p += lengths[i]
+    if bad >= 0:
+        raise ValueError(f"event {bad}: ticks must be non-decreasing with gaps below 2**28 "
+                         "and every event must have bytes")
+    return bytes(o[:k])

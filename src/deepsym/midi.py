@@ -1,0 +1,341 @@
+"""Read and write Standard MIDI Files (formats 0, 1 and 2; RIFF RMID wrappers too).
+
+The byte-level work is done by the ``smf`` kernel; this module reads the header,
+turns the kernel's arrays into a :class:`~deepsym.score.Score` and back, and reports
+problems with the file name and byte offset.
+
+Note rules (what the reader promises): one Track per (track chunk, channel) that holds
+a note, ordered by chunk then channel; channel 10 (9 from zero) is drums; a track's
+program is the first program change of its channel in its chunk (0 when none); a
+note-on with velocity 0 is a note-off; a note-off ends the earliest-started open note
+of its chunk, channel and pitch; notes still open end at their chunk's last event;
+zero-length notes are kept; notes are sorted by start, then pitch. Meta events and
+sysex do not cancel running status. Format 2 sequences are laid one after another.
+"""
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+import warnings
+from pathlib import Path
+from typing import IO, Any, Union
+
+import numpy as np
+
+from deepsym._ext.layout import Problem
+from deepsym._kernels import smf
+from deepsym.errors import MidiError, MidiWarning
+from deepsym.score import (
+    KEY_SIGNATURE_DTYPE,
+    SMPTE_FPS,
+    TEMPO_DTYPE,
+    TIME_SIGNATURE_DTYPE,
+    Score,
+    Track,
+)
+
+Source = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes]]
+
+TEXT, TRACK_NAME, INSTRUMENT, LYRIC, MARKER = 0x01, 0x03, 0x04, 0x05, 0x06
+DRUM_CHANNEL = 9
+
+
+# -- reading ----------------------------------------------------------------------------
+
+def read_midi(source: Source, *, strict: bool = False) -> Score:
+    """Read a Standard MIDI File from a path, bytes or a binary file object.
+
+    By default damaged files are read leniently, like real players do: what can be
+    read is kept and a :class:`MidiWarning` says what was wrong. With ``strict=True``
+    any problem raises :class:`MidiError`. Input that is not MIDI at all always raises
+    :class:`MidiError`, naming the source and the byte offset.
+    """
+    data, name = _load(source)
+    data, pos, fmt, division = _header(data, name, strict)
+    raw = smf.parse_tracks(data, pos, fmt, strict)
+    problems = [(Problem(code), offset) for code, offset in raw["problems"].tolist()]
+    if problems:
+        code, offset = problems[0]
+        if strict:
+            raise MidiError(code.message, name, offset)
+        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+        warnings.warn(f"{name}: {code.message} at byte {offset}{more}; kept what could be read",
+                      MidiWarning, stacklevel=2)
+    if len(raw["chunks"]) == 0:
+        raise MidiError("no MTrk track chunk", name, pos)
+    return _score(raw, data, fmt, division)
+
+
+def _load(source: Source) -> tuple[bytes, str]:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source), "<bytes>"
+    if hasattr(source, "read"):
+        data = source.read()
+        if not isinstance(data, (bytes, bytearray)):
+            raise MidiError("file object must be opened in binary mode",
+                            str(getattr(source, "name", "<file>")))
+        return bytes(data), str(getattr(source, "name", "<file>"))
+    path = Path(source)
+    try:
+        return path.read_bytes(), str(path)
+    except OSError as exc:
+        raise MidiError(f"cannot read: {exc.strerror or exc}", str(path)) from None
+
+
+def _header(data: bytes, name: str, strict: bool) -> tuple[bytes, int, int, int]:
+    """Unwrap RIFF RMID, check MThd; return (SMF bytes, first chunk offset, format, division)."""
+    if data[:4] == b"RIFF" and data[8:12] == b"RMID":
+        data = _unwrap_riff(data, name)
+    if len(data) == 0:
+        raise MidiError("empty file, not a Standard MIDI File", name, 0)
+    if data[:4] != b"MThd":
+        raise MidiError("not a Standard MIDI File (no MThd header)", name, 0)
+    if len(data) < 14:
+        raise MidiError("the MThd header is cut short", name, len(data))
+    length, fmt, _, division = struct.unpack(">IHHH", data[4:14])
+    if length < 6:
+        raise MidiError(f"the MThd header declares {length} bytes, fewer than 6", name, 4)
+    if fmt > 2:
+        if strict:
+            raise MidiError(f"unknown format {fmt}", name, 8)
+        warnings.warn(f"{name}: unknown format {fmt}, read as format 1", MidiWarning, stacklevel=3)
+        fmt = 1
+    if division & 0x7FFF == 0 or (division & 0x8000 and division & 0xFF == 0):
+        raise MidiError("time division is 0", name, 12)
+    return data, 8 + length, fmt, division
+
+
+def _unwrap_riff(data: bytes, name: str) -> bytes:
+    """The SMF inside a RIFF RMID file's ``data`` chunk."""
+    pos = 12
+    while pos + 8 <= len(data):
+        ident = data[pos:pos + 4]
+        (size,) = struct.unpack("<I", data[pos + 4:pos + 8])
+        if ident == b"data":
+            return data[pos + 8:pos + 8 + size]
+        pos += 8 + size + (size & 1)
+    raise MidiError("RIFF RMID file without a data chunk", name, pos)
+
+
+def _text(data: bytes, offset: int, length: int) -> str:
+    raw = data[offset:offset + length]
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
+
+
+def _score(raw: dict[str, np.ndarray], data: bytes, fmt: int, division: int) -> Score:
+    texts: dict[int, list[tuple[int, str]]] = {TEXT: [], LYRIC: [], MARKER: []}
+    names: dict[tuple[int, int], str] = {}
+    for chunk, tick, mtype, offset, length in raw["texts"].tolist():
+        if mtype in texts:
+            texts[mtype].append((tick, _text(data, offset, length)))
+        elif mtype in (TRACK_NAME, INSTRUMENT):
+            names.setdefault((chunk, mtype), _text(data, offset, length))
+    notes, controls, bends = raw["notes"], raw["controls"], raw["bends"]
+    tracks = [
+        Track(notes=notes[nb:nb + nn], program=program, channel=channel,
+              is_drum=channel == DRUM_CHANNEL, name=names.get((chunk, TRACK_NAME), ""),
+              instrument=names.get((chunk, INSTRUMENT), ""),
+              controls=controls[cb:cb + cn], pitch_bends=bends[bb:bb + bn])
+        for chunk, channel, program, nb, nn, cb, cn, bb, bn in raw["tracks"].tolist()
+    ]
+    smpte = None
+    ticks_per_beat = division
+    if division & 0x8000:
+        smpte = (256 - (division >> 8), division & 0xFF)
+        ticks_per_beat = max(1, round(SMPTE_FPS.get(smpte[0], smpte[0]) * smpte[1] / 2))
+    return Score(
+        ticks_per_beat=ticks_per_beat,
+        tracks=tracks,
+        tempos=_records(raw["tempos"], TEMPO_DTYPE, lambda t: (t[0], 60e6 / t[1])),
+        time_signatures=_records(raw["time_signatures"], TIME_SIGNATURE_DTYPE,
+                                 lambda t: (t[0], t[1], 1 << t[2])),
+        key_signatures=_records(raw["key_signatures"], KEY_SIGNATURE_DTYPE, tuple),
+        texts=sorted(texts[TEXT], key=lambda t: t[0]),
+        lyrics=sorted(texts[LYRIC], key=lambda t: t[0]),
+        markers=sorted(texts[MARKER], key=lambda t: t[0]),
+        smpte=smpte,
+        end_of_track=int(raw["chunks"][:, 1].max()),
+    )
+
+
+def _records(table: np.ndarray, dtype: np.dtype, convert: Any) -> np.ndarray:
+    return np.array([convert(row) for row in table.tolist()], dtype=dtype)
+
+
+# -- writing ----------------------------------------------------------------------------
+
+def write_midi(score: Score, target: str | os.PathLike | IO[bytes] | None = None) -> bytes:
+    """Write ``score`` as a Standard MIDI File and return its bytes.
+
+    Format 0 for a single track, else format 1 with a first track holding tempos,
+    signatures and texts. ``target`` may be a path (written atomically: a temporary
+    file renamed into place) or a binary file object. Notes of one track and pitch
+    that overlap with out-of-order ends cannot be told apart in MIDI; every other
+    score reads back with the same notes.
+    """
+    _check(score)
+    end = score.end_tick
+    conductor = _conductor_events(score)
+    if len(score.tracks) == 1:
+        chunks = [_chunk(conductor + _names(score.tracks[0]), score.tracks[0], end)]
+        fmt = 0
+    else:
+        chunks = [_chunk(conductor, None, end)]
+        chunks += [_chunk(_names(t), t, end) for t in score.tracks]
+        fmt = 1
+    if score.smpte is not None:
+        fps, per_frame = score.smpte
+        division = ((-fps) & 0xFF) << 8 | per_frame
+    else:
+        division = score.ticks_per_beat
+    data = struct.pack(">4sIHHH", b"MThd", 6, fmt, len(chunks), division) + b"".join(chunks)
+    if target is None:
+        return data
+    if hasattr(target, "write"):
+        target.write(data)
+    else:
+        _write_atomic(Path(target), data)
+    return data
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _check(score: Score) -> None:
+    """Raise MidiError for anything a Standard MIDI File cannot hold."""
+    def bad(message: str) -> MidiError:
+        return MidiError(f"cannot write: {message}", "<score>")
+
+    if score.smpte is not None:
+        fps, per_frame = score.smpte
+        if fps not in SMPTE_FPS or not 1 <= per_frame <= 255:
+            raise bad(f"SMPTE timing {score.smpte} (fps 24, 25, 29 or 30; 1-255 ticks per frame)")
+    elif not 1 <= score.ticks_per_beat <= 0x7FFF:
+        raise bad(f"ticks_per_beat {score.ticks_per_beat} is outside 1..32767")
+    qpm = score.tempos["qpm"]
+    if np.any(np.rint(60e6 / qpm) > 0xFFFFFF) or np.any(np.rint(60e6 / qpm) < 1):
+        raise bad("tempos must lie between 3.58 and 60,000,000 qpm")
+    den = score.time_signatures["denominator"]
+    if np.any((den == 0) | (den & (den - 1) != 0)) or np.any(score.time_signatures["numerator"] == 0):
+        raise bad("time signature denominators must be powers of two and numerators positive")
+    if np.any(np.abs(score.key_signatures["key"]) > 7) or np.any(score.key_signatures["mode"] > 1):
+        raise bad("key signatures need -7..7 sharps and mode 0 or 1")
+    for i, t in enumerate(score.tracks):
+        n = t.notes
+        if not 0 <= t.channel <= 15 or not 0 <= t.program <= 127:
+            raise bad(f"track {i}: channel must be 0-15 and program 0-127")
+        if len(n) and (n["pitch"].max() > 127 or n["velocity"].min() < 1
+                       or n["velocity"].max() > 127 or n["start"].min() < 0
+                       or n["duration"].min() < 0):
+            raise bad(f"track {i}: notes need pitch 0-127, velocity 1-127, start and "
+                      "duration >= 0 (velocity 0 would mean note-off)")
+        if (len(t.controls) and (t.controls["number"].max() > 127 or t.controls["value"].max() > 127)) \
+                or (len(t.pitch_bends) and np.any(np.abs(t.pitch_bends["value"] + 0.5) > 8192)):
+            raise bad(f"track {i}: controls need 0-127, pitch bends -8192..8191")
+
+
+def _meta(mtype: int, body: bytes) -> bytes:
+    n = len(body)
+    groups = [n & 0x7F]
+    while n > 0x7F:
+        n >>= 7
+        groups.append(0x80 | (n & 0x7F))
+    return bytes([0xFF, mtype, *reversed(groups)]) + body
+
+
+def _conductor_events(score: Score) -> list[tuple[int, bytes]]:
+    events = [(int(t), _meta(0x51, round(60e6 / q).to_bytes(3, "big")))
+              for t, q in score.tempos.tolist()]
+    events += [(int(t), _meta(0x58, bytes([n, int(d).bit_length() - 1, 24, 8])))
+               for t, n, d in score.time_signatures.tolist()]
+    events += [(int(t), _meta(0x59, bytes([k & 0xFF, m]))) for t, k, m in score.key_signatures.tolist()]
+    for mtype, items in ((TEXT, score.texts), (LYRIC, score.lyrics), (MARKER, score.markers)):
+        events += [(int(t), _meta(mtype, s.encode("utf-8"))) for t, s in items]
+    return events
+
+
+def _names(track: Track) -> list[tuple[int, bytes]]:
+    events = []
+    if track.name:
+        events.append((0, _meta(TRACK_NAME, track.name.encode("utf-8"))))
+    if track.instrument:
+        events.append((0, _meta(INSTRUMENT, track.instrument.encode("utf-8"))))
+    return events
+
+
+def _channel_events(track: Track) -> tuple[np.ndarray, ...]:
+    """(ticks, order keys, message bytes (n, 3), message lengths) of a track's messages.
+
+    At one tick: note-offs, program, controls, bends, then note-ons (a zero-length
+    note's off right after its on), so that reading back pairs every note correctly.
+    """
+    ch, notes = track.channel, track.notes
+    n = len(notes)
+    index = np.arange(n, dtype=np.int64)
+    start = notes["start"].astype(np.int64)
+    end = start + notes["duration"]
+    zero = notes["duration"] == 0
+    pitch, velocity = notes["pitch"], notes["velocity"]
+    c, b = track.controls, track.pitch_bends
+    bend = b["value"].astype(np.int64) + 8192
+    parts = [  # (ticks, priority, sequence, status, data1, data2, length)
+        (start, 5, 2 * index, 0x90, pitch, velocity, 3),
+        (end, np.where(zero, 5, 1), 2 * index + zero, 0x90, pitch, 0, 3),
+        (np.zeros(1, np.int64), 2, 0, 0xC0, track.program, 0, 2),
+        (c["tick"], 3, np.arange(len(c)), 0xB0, c["number"], c["value"], 3),
+        (b["tick"], 4, np.arange(len(b)), 0xE0, bend & 0x7F, bend >> 7, 3),
+    ]
+    ticks, priority, sequence, message, lengths = [], [], [], [], []
+    for tick, prio, seq, status, d1, d2, length in parts:
+        m = len(tick)
+        ticks.append(np.asarray(tick, np.int64))
+        priority.append(np.broadcast_to(prio, m))
+        sequence.append(np.broadcast_to(seq, m))
+        message.append(np.stack([np.full(m, status | ch), np.broadcast_to(d1, m),
+                                 np.broadcast_to(d2, m)], axis=1).astype(np.uint8))
+        lengths.append(np.full(m, length, np.int32))
+    return (np.concatenate(ticks), np.concatenate(priority), np.concatenate(sequence),
+            np.concatenate(message), np.concatenate(lengths))
+
+
+def _chunk(metas: list[tuple[int, bytes]], track: Track | None, end: int) -> bytes:
+    """One MTrk chunk: meta events first at their tick, channel messages, End of Track."""
+    metas = [*metas, (end, b"\xff\x2f\x00")]
+    meta_ticks = np.array([t for t, _ in metas], np.int64)
+    meta_bytes = np.frombuffer(b"".join(m for _, m in metas), np.uint8)
+    meta_lengths = np.array([len(m) for _, m in metas], np.int32)
+    priority = np.where(np.arange(len(metas)) == len(metas) - 1, 9, 0)
+    sequence = np.arange(len(metas))
+    if track is None:
+        ticks, payload, lengths = meta_ticks, meta_bytes, meta_lengths
+    else:
+        c_ticks, c_prio, c_seq, c_msg, c_len = _channel_events(track)
+        ticks = np.concatenate([meta_ticks, c_ticks])
+        priority = np.concatenate([priority, c_prio])
+        sequence = np.concatenate([sequence, c_seq])
+        payload = np.concatenate([meta_bytes, c_msg[np.arange(3) < c_len[:, None]]])
+        lengths = np.concatenate([meta_lengths, c_len])
+    order = np.lexsort((sequence, priority, ticks))
+    starts = np.cumsum(lengths, dtype=np.int64) - lengths
+    lengths = lengths[order]
+    first = starts[order]
+    gather = np.repeat(first - (np.cumsum(lengths, dtype=np.int64) - lengths), lengths) \
+        + np.arange(int(lengths.sum()))
+    try:
+        body = smf.encode_chunk(np.ascontiguousarray(ticks[order]), payload[gather],
+                                np.ascontiguousarray(lengths))
+    except ValueError as exc:
+        raise MidiError(f"cannot write: {exc}", "<score>") from None
+    return b"MTrk" + struct.pack(">I", len(body)) + body

@@ -1,0 +1,329 @@
+"""The data model: a ``Score`` of ``Track`` objects, every event list a numpy structured array.
+
+Times are integer ticks. ``Score.ticks_per_beat`` relates ticks to beats, and the tempo
+map relates beats to seconds; all conversions are vectorized over whole arrays.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from deepsym._ext.layout import BEND_DTYPE, CONTROL_DTYPE, NOTE_DTYPE
+
+#: Tempo changes: the tick they take effect and the tempo in quarter notes per minute.
+TEMPO_DTYPE = np.dtype([("tick", "i4"), ("qpm", "f8")])
+#: Time signatures: tick, numerator and denominator (a power of two, e.g. 4 for x/4).
+TIME_SIGNATURE_DTYPE = np.dtype([("tick", "i4"), ("numerator", "u1"), ("denominator", "u2")])
+#: Key signatures: tick, key as sharps (> 0) or flats (< 0), mode (0 major, 1 minor).
+KEY_SIGNATURE_DTYPE = np.dtype([("tick", "i4"), ("key", "i1"), ("mode", "u1")])
+
+DEFAULT_QPM = 120.0
+SMPTE_FPS = {24: 24.0, 25: 25.0, 29: 30000 / 1001, 30: 30.0}
+
+__all__ = [
+    "BEND_DTYPE", "CONTROL_DTYPE", "KEY_SIGNATURE_DTYPE", "NOTE_DTYPE", "TEMPO_DTYPE",
+    "TIME_SIGNATURE_DTYPE", "Score", "Track",
+]
+
+
+def _array(values: Any, dtype: np.dtype) -> np.ndarray:
+    if values is None:
+        return np.empty(0, dtype=dtype)
+    out = np.asarray(values)
+    if out.dtype != dtype:
+        out = np.array([tuple(v) for v in values], dtype=dtype) if out.dtype.names is None \
+            else out.astype(dtype)
+    return out.reshape(-1)
+
+
+def _by_tick(events: np.ndarray) -> np.ndarray:
+    """The events sorted by tick, stable (later events at the same tick stay later)."""
+    if len(events) < 2 or np.all(np.diff(events["tick"]) >= 0):
+        return events
+    return events[np.argsort(events["tick"], kind="stable")]
+
+
+def sort_notes(notes: np.ndarray) -> np.ndarray:
+    """Notes sorted by start, then pitch; notes equal on both keep their order."""
+    if len(notes) < 2:
+        return notes
+    return notes[np.lexsort((notes["pitch"], notes["start"]))]
+
+
+@dataclass(eq=False)
+class Track:
+    """One instrument part: the notes of one channel of one MIDI track chunk.
+
+    ``notes`` has fields ``start`` and ``duration`` (ticks), ``pitch`` and ``velocity``
+    (0-127), sorted by start then pitch. ``controls`` holds control changes (tick,
+    number, value) and ``pitch_bends`` (tick, value in -8192..8191).
+    """
+
+    notes: np.ndarray = None  # type: ignore[assignment]
+    program: int = 0
+    channel: int = 0
+    is_drum: bool = False
+    name: str = ""
+    instrument: str = ""
+    controls: np.ndarray = None  # type: ignore[assignment]
+    pitch_bends: np.ndarray = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        self.notes = _array(self.notes, NOTE_DTYPE)
+        self.controls = _array(self.controls, CONTROL_DTYPE)
+        self.pitch_bends = _array(self.pitch_bends, BEND_DTYPE)
+
+    @property
+    def end_tick(self) -> int:
+        """The tick after the last note ends (0 for an empty track)."""
+        ends = [int((self.notes["start"].astype(np.int64) + self.notes["duration"]).max())
+                if len(self.notes) else 0]
+        ends += [int(a["tick"].max()) for a in (self.controls, self.pitch_bends) if len(a)]
+        return max(ends)
+
+    def replace(self, **changes: Any) -> Track:
+        return dataclasses.replace(self, **changes)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Track) and _fields_equal(self, other)
+
+    def __repr__(self) -> str:
+        kind = "drums" if self.is_drum else f"program={self.program}"
+        return (f"Track({self.name!r}, {kind}, channel={self.channel}, "
+                f"{len(self.notes)} notes)")
+
+
+@dataclass(eq=False)
+class Score:
+    """A piece of music: tracks plus the tempo map, time and key signatures, and texts.
+
+    ``smpte`` is ``(frames per second, ticks per frame)`` for files timed in SMPTE
+    frames; their ticks are absolute time, the tempo map does not apply, and a beat
+    is taken as half a second (120 qpm). ``end_of_track`` is the tick of the latest
+    End of Track event, which may lie after the last note (trailing silence).
+    """
+
+    ticks_per_beat: int = 480
+    tracks: list[Track] = field(default_factory=list)
+    tempos: np.ndarray = None  # type: ignore[assignment]
+    time_signatures: np.ndarray = None  # type: ignore[assignment]
+    key_signatures: np.ndarray = None  # type: ignore[assignment]
+    texts: list[tuple[int, str]] = field(default_factory=list)
+    lyrics: list[tuple[int, str]] = field(default_factory=list)
+    markers: list[tuple[int, str]] = field(default_factory=list)
+    smpte: tuple[int, int] | None = None
+    end_of_track: int = 0
+
+    def __post_init__(self) -> None:
+        self.tempos = _by_tick(_array(self.tempos, TEMPO_DTYPE))
+        self.time_signatures = _by_tick(_array(self.time_signatures, TIME_SIGNATURE_DTYPE))
+        self.key_signatures = _by_tick(_array(self.key_signatures, KEY_SIGNATURE_DTYPE))
+
+    # -- time -------------------------------------------------------------------------
+
+    @property
+    def ticks_per_second(self) -> float | None:
+        """Ticks per second of an SMPTE-timed score; None when timed in beats."""
+        if self.smpte is None:
+            return None
+        fps, ticks_per_frame = self.smpte
+        return SMPTE_FPS.get(fps, float(fps)) * ticks_per_frame
+
+    @property
+    def end_tick(self) -> int:
+        """The tick where the piece ends: the last note end, event or End of Track."""
+        ends = [self.end_of_track] + [t.end_tick for t in self.tracks]
+        ends += [int(a["tick"].max()) for a in (self.tempos, self.time_signatures,
+                                                self.key_signatures) if len(a)]
+        ends += [tick for events in (self.texts, self.lyrics, self.markers)
+                 for tick, _ in events[-1:]]
+        return max(ends)
+
+    @property
+    def duration_seconds(self) -> float:
+        return float(self.to_seconds(self.end_tick))
+
+    @property
+    def n_notes(self) -> int:
+        return sum(len(t.notes) for t in self.tracks)
+
+    def _tempo_map(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Tempo segments: first tick, seconds at that tick, seconds per tick."""
+        ticks = self.tempos["tick"].astype(np.int64)
+        qpm = self.tempos["qpm"]
+        if len(ticks) == 0 or ticks[0] > 0:
+            ticks = np.concatenate([[0], ticks])
+            qpm = np.concatenate([[DEFAULT_QPM], qpm])
+        last_at_tick = np.append(ticks[1:] != ticks[:-1], True)  # the last change at a tick wins
+        ticks, qpm = ticks[last_at_tick], qpm[last_at_tick]
+        per_tick = 60.0 / (qpm * self.ticks_per_beat)
+        seconds = np.concatenate([[0.0], np.cumsum(np.diff(ticks) * per_tick[:-1])])
+        return ticks, seconds, per_tick
+
+    def to_seconds(self, ticks: Any) -> Any:
+        """Seconds from the start at the given tick(s), through the tempo map."""
+        ticks = np.asarray(ticks, dtype=np.float64)
+        if self.smpte is not None:
+            return ticks / self.ticks_per_second
+        starts, seconds, per_tick = self._tempo_map()
+        i = np.clip(np.searchsorted(starts, ticks, side="right") - 1, 0, None)
+        return seconds[i] + (ticks - starts[i]) * per_tick[i]
+
+    def to_ticks(self, seconds: Any) -> Any:
+        """Ticks (float) at the given time(s) in seconds; the inverse of ``to_seconds``."""
+        seconds = np.asarray(seconds, dtype=np.float64)
+        if self.smpte is not None:
+            return seconds * self.ticks_per_second
+        starts, at, per_tick = self._tempo_map()
+        i = np.clip(np.searchsorted(at, seconds, side="right") - 1, 0, None)
+        return starts[i] + (seconds - at[i]) / per_tick[i]
+
+    def to_beats(self, ticks: Any) -> Any:
+        """Beats from the start at the given tick(s) (half seconds for SMPTE scores)."""
+        if self.smpte is not None:
+            return self.to_seconds(ticks) * (DEFAULT_QPM / 60.0)
+        return np.asarray(ticks, dtype=np.float64) / self.ticks_per_beat
+
+    # -- transformations --------------------------------------------------------------
+
+    def resample(self, steps_per_beat: int) -> Score:
+        """The score quantized to ``steps_per_beat`` ticks per beat (nearest step).
+
+        A note that had a duration keeps at least one step. An SMPTE-timed score
+        becomes beat-timed at 120 qpm, so its times in seconds are kept.
+        """
+        if steps_per_beat < 1:
+            raise ValueError(f"steps_per_beat must be at least 1, not {steps_per_beat}")
+
+        def q(ticks: np.ndarray) -> np.ndarray:
+            return np.floor(self.to_beats(ticks) * steps_per_beat + 0.5).astype(np.int64)
+
+        def retimed(events: np.ndarray) -> np.ndarray:
+            out = events.copy()
+            out["tick"] = q(events["tick"])
+            return out
+
+        tracks = []
+        for track in self.tracks:
+            notes = track.notes.copy()
+            start = q(notes["start"])
+            end = q(notes["start"].astype(np.int64) + notes["duration"])
+            notes["start"] = start
+            notes["duration"] = np.where(notes["duration"] > 0, np.maximum(end - start, 1), 0)
+            tracks.append(track.replace(notes=sort_notes(notes), controls=retimed(track.controls),
+                                        pitch_bends=retimed(track.pitch_bends)))
+        tempos = retimed(self.tempos) if self.smpte is None \
+            else np.array([(0, DEFAULT_QPM)], dtype=TEMPO_DTYPE)
+        return dataclasses.replace(
+            self, ticks_per_beat=steps_per_beat, tracks=tracks, tempos=tempos,
+            time_signatures=retimed(self.time_signatures),
+            key_signatures=retimed(self.key_signatures),
+            texts=_retimed_texts(self.texts, q), lyrics=_retimed_texts(self.lyrics, q),
+            markers=_retimed_texts(self.markers, q), smpte=None,
+            end_of_track=int(q(np.array([self.end_of_track]))[0]),
+        )
+
+    def merge_tracks(self, indices: list[int] | None = None, name: str | None = None) -> Score:
+        """Merge the given tracks (default: all) into one, placed where the first was.
+
+        Program, channel and drum flag come from the first merged track.
+        """
+        indices = sorted(range(len(self.tracks)) if indices is None else set(indices))
+        if not indices:
+            return dataclasses.replace(self, tracks=list(self.tracks))
+        chosen = [self.tracks[i] for i in indices]
+        merged = chosen[0].replace(
+            name=chosen[0].name if name is None else name,
+            notes=sort_notes(np.concatenate([t.notes for t in chosen])),
+            controls=_by_tick(np.concatenate([t.controls for t in chosen])),
+            pitch_bends=_by_tick(np.concatenate([t.pitch_bends for t in chosen])),
+        )
+        tracks = [merged if i == indices[0] else t
+                  for i, t in enumerate(self.tracks) if i == indices[0] or i not in indices]
+        return dataclasses.replace(self, tracks=tracks)
+
+    def slice(self, start: int, end: int) -> Score:
+        """The part from tick ``start`` (inclusive) to ``end`` (exclusive), moved to tick 0.
+
+        Notes that begin in the window are kept, cut at ``end``; the tempo, time and
+        key signature in force at ``start`` are carried to tick 0.
+        """
+        if not 0 <= start <= end:
+            raise ValueError(f"need 0 <= start <= end, got start={start}, end={end}")
+        tracks = []
+        for track in self.tracks:
+            notes = track.notes
+            notes = notes[(notes["start"] >= start) & (notes["start"] < end)].copy()
+            stop = np.minimum(notes["start"].astype(np.int64) + notes["duration"], end)
+            notes["duration"] = stop - notes["start"]
+            notes["start"] -= start
+            tracks.append(track.replace(notes=notes,
+                                        controls=_window(track.controls, start, end, False),
+                                        pitch_bends=_window(track.pitch_bends, start, end, False)))
+        return dataclasses.replace(
+            self, tracks=tracks,
+            tempos=_window(self.tempos, start, end, True),
+            time_signatures=_window(self.time_signatures, start, end, True),
+            key_signatures=_window(self.key_signatures, start, end, True),
+            texts=[(t - start, s) for t, s in self.texts if start <= t < end],
+            lyrics=[(t - start, s) for t, s in self.lyrics if start <= t < end],
+            markers=[(t - start, s) for t, s in self.markers if start <= t < end],
+            end_of_track=max(0, min(self.end_tick, end) - start),
+        )
+
+    def slice_seconds(self, start: float, end: float) -> Score:
+        """``slice`` with the window given in seconds."""
+        first, last = np.ceil(self.to_ticks([start, end])).astype(np.int64)
+        return self.slice(int(first), int(last))
+
+    # -- comparison and display -------------------------------------------------------
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Score) and _fields_equal(self, other)
+
+    def __repr__(self) -> str:
+        seconds = self.duration_seconds
+        parts = [f"{len(self.tracks)} tracks", f"{self.n_notes} notes",
+                 f"{int(seconds // 60)}:{seconds % 60:04.1f}"]
+        if self.smpte is not None:
+            parts.append(f"SMPTE {self.smpte[0]} fps x {self.smpte[1]}")
+        else:
+            parts.insert(0, f"ticks_per_beat={self.ticks_per_beat}")
+        if len(self.tempos):
+            parts.append(f"{self.tempos['qpm'][0]:g} qpm")
+        if len(self.time_signatures):
+            ts = self.time_signatures[0]
+            parts.append(f"{ts['numerator']}/{ts['denominator']}")
+        return f"Score({', '.join(parts)})"
+
+
+def _fields_equal(a: Any, b: Any) -> bool:
+    for f in dataclasses.fields(a):
+        x, y = getattr(a, f.name), getattr(b, f.name)
+        same = np.array_equal(x, y) if isinstance(x, np.ndarray) else x == y
+        if not same:
+            return False
+    return True
+
+
+def _window(events: np.ndarray, start: int, end: int, carry: bool) -> np.ndarray:
+    """Events in [start, end) moved by -start; with ``carry`` the one in force at start too."""
+    ticks = events["tick"]
+    inside = events[(ticks >= start) & (ticks < end)].copy()
+    inside["tick"] -= start
+    before = events[ticks < start]
+    if carry and len(before) and (len(inside) == 0 or inside["tick"][0] > 0):
+        held = before[-1:].copy()
+        held["tick"] = 0
+        inside = np.concatenate([held, inside])
+    return inside
+
+
+def _retimed_texts(texts: list[tuple[int, str]], q: Any) -> list[tuple[int, str]]:
+    if not texts:
+        return []
+    ticks = q(np.array([t for t, _ in texts]))
+    return [(int(t), s) for t, (_, s) in zip(ticks, texts)]
