@@ -19,23 +19,16 @@ import struct
 import tempfile
 import warnings
 from pathlib import Path
-from typing import IO, Any, Union
+from typing import IO
 
 import numpy as np
 
 from deepsym._ext.layout import Problem
 from deepsym._kernels import smf
 from deepsym.errors import MidiError, MidiWarning
-from deepsym.score import (
-    KEY_SIGNATURE_DTYPE,
-    SMPTE_FPS,
-    TEMPO_DTYPE,
-    TIME_SIGNATURE_DTYPE,
-    Score,
-    Track,
-)
+from deepsym.score import SMPTE_FPS, Score, Track
 
-Source = Union[str, os.PathLike, bytes, bytearray, memoryview, IO[bytes]]
+Source = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes]
 
 TEXT, TRACK_NAME, INSTRUMENT, LYRIC, MARKER = 0x01, 0x03, 0x04, 0x05, 0x06
 DRUM_CHANNEL = 9
@@ -54,7 +47,7 @@ def read_midi(source: Source, *, strict: bool = False) -> Score:
     data, name = _load(source)
     data, pos, fmt, division = _header(data, name, strict)
     raw = smf.parse_tracks(data, pos, fmt, strict)
-    problems = [(Problem(code), offset) for code, offset in raw["problems"].tolist()]
+    problems = [(Problem(code), offset) for code, offset in raw["problems"]]
     if problems:
         code, offset = problems[0]
         if strict:
@@ -129,18 +122,18 @@ def _text(data: bytes, offset: int, length: int) -> str:
 def _score(raw: dict[str, np.ndarray], data: bytes, fmt: int, division: int) -> Score:
     texts: dict[int, list[tuple[int, str]]] = {TEXT: [], LYRIC: [], MARKER: []}
     names: dict[tuple[int, int], str] = {}
-    for chunk, tick, mtype, offset, length in raw["texts"].tolist():
+    for chunk, tick, mtype, offset, length in raw["texts"]:
         if mtype in texts:
             texts[mtype].append((tick, _text(data, offset, length)))
-        elif mtype in (TRACK_NAME, INSTRUMENT):
-            names.setdefault((chunk, mtype), _text(data, offset, length))
+        elif mtype in (TRACK_NAME, INSTRUMENT) and (chunk, mtype) not in names:
+            names[chunk, mtype] = _text(data, offset, length)
     notes, controls, bends = raw["notes"], raw["controls"], raw["bends"]
     tracks = [
         Track(notes=notes[nb:nb + nn], program=program, channel=channel,
               is_drum=channel == DRUM_CHANNEL, name=names.get((chunk, TRACK_NAME), ""),
               instrument=names.get((chunk, INSTRUMENT), ""),
               controls=controls[cb:cb + cn], pitch_bends=bends[bb:bb + bn])
-        for chunk, channel, program, nb, nn, cb, cn, bb, bn in raw["tracks"].tolist()
+        for chunk, channel, program, nb, nn, cb, cn, bb, bn in raw["tracks"]
     ]
     smpte = None
     ticks_per_beat = division
@@ -150,20 +143,19 @@ def _score(raw: dict[str, np.ndarray], data: bytes, fmt: int, division: int) -> 
     return Score(
         ticks_per_beat=ticks_per_beat,
         tracks=tracks,
-        tempos=_records(raw["tempos"], TEMPO_DTYPE, lambda t: (t[0], 60e6 / t[1])),
-        time_signatures=_records(raw["time_signatures"], TIME_SIGNATURE_DTYPE,
-                                 lambda t: (t[0], t[1], 1 << t[2])),
-        key_signatures=_records(raw["key_signatures"], KEY_SIGNATURE_DTYPE, tuple),
-        texts=sorted(texts[TEXT], key=lambda t: t[0]),
-        lyrics=sorted(texts[LYRIC], key=lambda t: t[0]),
-        markers=sorted(texts[MARKER], key=lambda t: t[0]),
+        tempos=raw["tempos"],
+        time_signatures=raw["time_signatures"],
+        key_signatures=raw["key_signatures"],
+        texts=sorted(texts[TEXT], key=_tick),
+        lyrics=sorted(texts[LYRIC], key=_tick),
+        markers=sorted(texts[MARKER], key=_tick),
         smpte=smpte,
-        end_of_track=int(raw["chunks"][:, 1].max()),
+        end_of_track=max(last for _, last in raw["chunks"]),
     )
 
 
-def _records(table: np.ndarray, dtype: np.dtype, convert: Any) -> np.ndarray:
-    return np.array([convert(row) for row in table.tolist()], dtype=dtype)
+def _tick(event: tuple[int, str]) -> int:
+    return event[0]
 
 
 # -- writing ----------------------------------------------------------------------------
@@ -228,7 +220,8 @@ def _check(score: Score) -> None:
     if np.any(np.rint(60e6 / qpm) > 0xFFFFFF) or np.any(np.rint(60e6 / qpm) < 1):
         raise bad("tempos must lie between 3.58 and 60,000,000 qpm")
     den = score.time_signatures["denominator"]
-    if np.any((den == 0) | (den & (den - 1) != 0)) or np.any(score.time_signatures["numerator"] == 0):
+    numerator = score.time_signatures["numerator"]
+    if np.any((den == 0) | (den & (den - 1) != 0)) or np.any(numerator == 0):
         raise bad("time signature denominators must be powers of two and numerators positive")
     if np.any(np.abs(score.key_signatures["key"]) > 7) or np.any(score.key_signatures["mode"] > 1):
         raise bad("key signatures need -7..7 sharps and mode 0 or 1")
@@ -241,8 +234,9 @@ def _check(score: Score) -> None:
                        or n["duration"].min() < 0):
             raise bad(f"track {i}: notes need pitch 0-127, velocity 1-127, start and "
                       "duration >= 0 (velocity 0 would mean note-off)")
-        if (len(t.controls) and (t.controls["number"].max() > 127 or t.controls["value"].max() > 127)) \
-                or (len(t.pitch_bends) and np.any(np.abs(t.pitch_bends["value"] + 0.5) > 8192)):
+        c, b = t.controls, t.pitch_bends
+        if (len(c) and max(c["number"].max(), c["value"].max()) > 127) \
+                or (len(b) and np.any(np.abs(b["value"] + 0.5) > 8192)):
             raise bad(f"track {i}: controls need 0-127, pitch bends -8192..8191")
 
 
@@ -260,7 +254,8 @@ def _conductor_events(score: Score) -> list[tuple[int, bytes]]:
               for t, q in score.tempos.tolist()]
     events += [(int(t), _meta(0x58, bytes([n, int(d).bit_length() - 1, 24, 8])))
                for t, n, d in score.time_signatures.tolist()]
-    events += [(int(t), _meta(0x59, bytes([k & 0xFF, m]))) for t, k, m in score.key_signatures.tolist()]
+    events += [(int(t), _meta(0x59, bytes([k & 0xFF, m])))
+               for t, k, m in score.key_signatures.tolist()]
     for mtype, items in ((TEXT, score.texts), (LYRIC, score.lyrics), (MARKER, score.markers)):
         events += [(int(t), _meta(mtype, s.encode("utf-8"))) for t, s in items]
     return events

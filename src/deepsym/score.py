@@ -11,14 +11,14 @@ from typing import Any
 
 import numpy as np
 
-from deepsym._ext.layout import BEND_DTYPE, CONTROL_DTYPE, NOTE_DTYPE
-
-#: Tempo changes: the tick they take effect and the tempo in quarter notes per minute.
-TEMPO_DTYPE = np.dtype([("tick", "i4"), ("qpm", "f8")])
-#: Time signatures: tick, numerator and denominator (a power of two, e.g. 4 for x/4).
-TIME_SIGNATURE_DTYPE = np.dtype([("tick", "i4"), ("numerator", "u1"), ("denominator", "u2")])
-#: Key signatures: tick, key as sharps (> 0) or flats (< 0), mode (0 major, 1 minor).
-KEY_SIGNATURE_DTYPE = np.dtype([("tick", "i4"), ("key", "i1"), ("mode", "u1")])
+from deepsym._ext.layout import (
+    BEND_DTYPE,
+    CONTROL_DTYPE,
+    KEY_SIGNATURE_DTYPE,
+    NOTE_DTYPE,
+    TEMPO_DTYPE,
+    TIME_SIGNATURE_DTYPE,
+)
 
 DEFAULT_QPM = 120.0
 SMPTE_FPS = {24: 24.0, 25: 25.0, 29: 30000 / 1001, 30: 30.0}
@@ -30,6 +30,8 @@ __all__ = [
 
 
 def _array(values: Any, dtype: np.dtype) -> np.ndarray:
+    if type(values) is np.ndarray and values.dtype == dtype and values.ndim == 1:
+        return values
     if values is None:
         return np.empty(0, dtype=dtype)
     out = np.asarray(values)
@@ -41,7 +43,7 @@ def _array(values: Any, dtype: np.dtype) -> np.ndarray:
 
 def _by_tick(events: np.ndarray) -> np.ndarray:
     """The events sorted by tick, stable (later events at the same tick stay later)."""
-    if len(events) < 2 or np.all(np.diff(events["tick"]) >= 0):
+    if len(events) < 2 or not np.any(events["tick"][1:] < events["tick"][:-1]):
         return events
     return events[np.argsort(events["tick"], kind="stable")]
 
@@ -326,4 +328,4 @@ def _retimed_texts(texts: list[tuple[int, str]], q: Any) -> list[tuple[int, str]
     if not texts:
         return []
     ticks = q(np.array([t for t, _ in texts]))
-    return [(int(t), s) for t, (_, s) in zip(ticks, texts)]
+    return [(int(t), s) for t, (_, s) in zip(ticks, texts, strict=True)]

@@ -8,6 +8,12 @@ import numpy as np
 NOTE_DTYPE = np.dtype([("start", "i4"), ("duration", "i4"), ("pitch", "u1"), ("velocity", "u1")])
 CONTROL_DTYPE = np.dtype([("tick", "i4"), ("number", "u1"), ("value", "u1")])
 BEND_DTYPE = np.dtype([("tick", "i4"), ("value", "i2")])
+#: Tempo changes: the tick they take effect and the tempo in quarter notes per minute.
+TEMPO_DTYPE = np.dtype([("tick", "i4"), ("qpm", "f8")])
+#: Time signatures: tick, numerator and denominator (a power of two, e.g. 4 for x/4).
+TIME_SIGNATURE_DTYPE = np.dtype([("tick", "i4"), ("numerator", "u1"), ("denominator", "u2")])
+#: Key signatures: tick, key as sharps (> 0) or flats (< 0), mode (0 major, 1 minor).
+KEY_SIGNATURE_DTYPE = np.dtype([("tick", "i4"), ("key", "i1"), ("mode", "u1")])
 
 #: Columns of the ``tracks`` table returned by ``parse_tracks``: one row per
 #: (chunk, channel) holding at least one note, with slices into the grouped arrays.

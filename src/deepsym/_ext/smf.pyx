@@ -6,13 +6,25 @@ pitch bends, meta events and the problems met on the way. ``encode_chunk`` write
 body of one track chunk from sorted ticks and pre-built message bytes.
 ``smf_py.py`` is the plain-Python twin with the same API; the tests compare both.
 """
-from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t
+from cpython.bytearray cimport PyByteArray_FromStringAndSize
+from cpython.ref cimport Py_INCREF
+from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t
 from libc.stdlib cimport free, realloc
 from libc.string cimport memcpy, memset
 
 import numpy as np
 
-from deepsym._ext.layout import BEND_DTYPE, CONTROL_DTYPE, NOTE_DTYPE, TRACK_COLUMNS, Problem
+from deepsym._ext.layout import (
+    BEND_DTYPE,
+    CONTROL_DTYPE,
+    KEY_SIGNATURE_DTYPE,
+    NOTE_DTYPE,
+    TEMPO_DTYPE,
+    TIME_SIGNATURE_DTYPE,
+    TRACK_COLUMNS,
+    Problem,
+)
 
 cdef extern from *:
     """
@@ -20,6 +32,9 @@ cdef extern from *:
     typedef struct { int32_t start; int32_t duration; uint8_t pitch; uint8_t velocity; } NoteT;
     typedef struct { int32_t tick; uint8_t number; uint8_t value; } ControlT;
     typedef struct { int32_t tick; int16_t value; } BendT;
+    typedef struct { int32_t tick; double qpm; } TempoT;
+    typedef struct { int32_t tick; uint8_t numerator; uint16_t denominator; } TimeSigT;
+    typedef struct { int32_t tick; int8_t key; uint8_t mode; } KeySigT;
     #pragma pack(pop)
     """
     ctypedef struct NoteT:
@@ -34,6 +49,17 @@ cdef extern from *:
     ctypedef struct BendT:
         int32_t tick
         int16_t value
+    ctypedef struct TempoT:
+        int32_t tick
+        double qpm
+    ctypedef struct TimeSigT:
+        int32_t tick
+        uint8_t numerator
+        uint16_t denominator
+    ctypedef struct KeySigT:
+        int32_t tick
+        int8_t key
+        uint8_t mode
 
 cdef enum:
     P_TRUNCATED_EVENT = 1
@@ -57,6 +83,9 @@ cdef enum:
 assert sizeof(NoteT) == NOTE_DTYPE.itemsize
 assert sizeof(ControlT) == CONTROL_DTYPE.itemsize
 assert sizeof(BendT) == BEND_DTYPE.itemsize
+assert sizeof(TempoT) == TEMPO_DTYPE.itemsize
+assert sizeof(TimeSigT) == TIME_SIGNATURE_DTYPE.itemsize
+assert sizeof(KeySigT) == KEY_SIGNATURE_DTYPE.itemsize
 assert len(TRACK_COLUMNS) == 9
 assert P_TRUNCATED_EVENT == Problem.TRUNCATED_EVENT and P_TICK_OVERFLOW == Problem.TICK_OVERFLOW
 
@@ -99,8 +128,8 @@ cdef struct State:
     bint strict
     bint stop
     bint no_memory
-    int64_t head[N_KEYS]
-    int64_t tail[N_KEYS]
+    int32_t head[N_KEYS]
+    int32_t tail[N_KEYS]
     int64_t program[16]
 
 
@@ -147,38 +176,41 @@ cdef int meta_event(State* st, const uint8_t* buf, Py_ssize_t at, int64_t length
     cdef int64_t* r
     cdef int64_t usec
     cdef int sf
+    cdef TempoT* tempo
+    cdef TimeSigT* timesig
+    cdef KeySigT* keysig
     if mtype == 0x51:
         if length != 3:
             return P_BAD_META
         usec = (<int64_t> buf[at] << 16) | (buf[at + 1] << 8) | buf[at + 2]
         if usec == 0:
             return P_BAD_META
-        r = row(&st.tempos, 2)
-        if r == NULL:
+        tempo = <TempoT*> grow(&st.tempos, sizeof(TempoT))
+        if tempo == NULL:
             return NO_MEMORY
-        r[0] = tick
-        r[1] = usec
+        tempo.tick = <int32_t> tick
+        tempo.qpm = 60000000.0 / usec
     elif mtype == 0x58:
         if length < 2 or buf[at] == 0 or buf[at + 1] > 15:
             return P_BAD_META
-        r = row(&st.timesigs, 3)
-        if r == NULL:
+        timesig = <TimeSigT*> grow(&st.timesigs, sizeof(TimeSigT))
+        if timesig == NULL:
             return NO_MEMORY
-        r[0] = tick
-        r[1] = buf[at]
-        r[2] = buf[at + 1]
+        timesig.tick = <int32_t> tick
+        timesig.numerator = buf[at]
+        timesig.denominator = 1 << buf[at + 1]
     elif mtype == 0x59:
         if length < 2:
             return P_BAD_META
-        sf = <signed char> buf[at]
+        sf = <int8_t> buf[at]
         if sf < -7 or sf > 7 or buf[at + 1] > 1:
             return P_BAD_META
-        r = row(&st.keysigs, 3)
-        if r == NULL:
+        keysig = <KeySigT*> grow(&st.keysigs, sizeof(KeySigT))
+        if keysig == NULL:
             return NO_MEMORY
-        r[0] = tick
-        r[1] = sf
-        r[2] = buf[at + 1]
+        keysig.tick = <int32_t> tick
+        keysig.key = sf
+        keysig.mode = buf[at + 1]
     elif 0x01 <= mtype <= 0x0F:
         r = row(&st.texts, 5)
         if r == NULL:
@@ -212,14 +244,14 @@ cdef int channel_event(State* st, int status, int d1, int d2, int64_t tick) noex
         if st.tail[key] >= 0:
             (<int64_t*> st.raw_notes.data)[st.tail[key] * RAW_NOTE + 5] = i
         else:
-            st.head[key] = i
-        st.tail[key] = i
+            st.head[key] = <int32_t> i
+        st.tail[key] = <int32_t> i
     elif kind == 0x8 or kind == 0x9:
         i = st.head[key]
         if i >= 0:
             r = (<int64_t*> st.raw_notes.data) + i * RAW_NOTE
             r[2] = tick
-            st.head[key] = r[5]
+            st.head[key] = <int32_t> r[5]
             if r[5] < 0:
                 st.tail[key] = -1
     elif kind == 0xB:
@@ -411,6 +443,8 @@ cdef int finish_chunk(State* st, int64_t chunk, int64_t last) noexcept nogil:
         if raw[i * RAW_NOTE + 2] < 0:
             raw[i * RAW_NOTE + 2] = last
         count[raw[i * RAW_NOTE]] += 1
+        st.head[raw[i * RAW_NOTE] * 128 + raw[i * RAW_NOTE + 3]] = -1
+        st.tail[raw[i * RAW_NOTE] * 128 + raw[i * RAW_NOTE + 3]] = -1
     st.order.size = 0
     idx = <int64_t*> grow(&st.order, 2 * n * sizeof(int64_t) + 1)
     if idx == NULL:
@@ -447,8 +481,6 @@ cdef int finish_chunk(State* st, int64_t chunk, int64_t last) noexcept nogil:
     st.raw_notes.size = 0
     st.raw_controls.size = 0
     st.raw_bends.size = 0
-    memset(st.head, 0xFF, sizeof(st.head))
-    memset(st.tail, 0xFF, sizeof(st.tail))
     memset(st.program, 0xFF, sizeof(st.program))
     return 0
 
@@ -493,18 +525,26 @@ cdef void walk_chunks(State* st, const uint8_t* buf, Py_ssize_t pos, Py_ssize_t 
 
 
 cdef object to_array(Buf* b, object dtype, Py_ssize_t itemsize):
-    """Copy a buffer of ``itemsize``-byte records into a new 1-D numpy array."""
-    cdef Py_ssize_t n = b.size // itemsize
-    cdef uint8_t[::1] view
-    out = np.empty(n, dtype=dtype)
-    if n:
-        view = out.view(np.uint8)
-        memcpy(&view[0], b.data, n * itemsize)
+    """Copy a buffer of ``itemsize``-byte records into a new, writable 1-D numpy array."""
+    return np.frombuffer(PyByteArray_FromStringAndSize(b.data, b.size - b.size % itemsize), dtype)
+
+
+cdef list table(Buf* b, int width):
+    """The rows of an int64 table as a list of tuples (tables here are short)."""
+    cdef const int64_t* v = <int64_t*> b.data
+    cdef Py_ssize_t i, n = rows(b, width)
+    cdef int j
+    cdef list out = [None] * n
+    cdef tuple t
+    cdef object item
+    for i in range(n):
+        t = PyTuple_New(width)
+        for j in range(width):
+            item = v[i * width + j]
+            Py_INCREF(item)
+            PyTuple_SET_ITEM(t, j, item)
+        out[i] = t
     return out
-
-
-cdef object table(Buf* b, int width):
-    return to_array(b, np.int64, sizeof(int64_t)).reshape(-1, width)
 
 
 cdef void release(State* st) noexcept nogil:
@@ -528,11 +568,10 @@ def parse_tracks(const uint8_t[::1] data, Py_ssize_t pos, int fmt, bint strict) 
     """Parse every chunk of ``data`` from byte ``pos`` (just after the MThd chunk).
 
     Returns a dict of numpy arrays: ``notes`` (NOTE_DTYPE), ``controls``
-    (CONTROL_DTYPE) and ``bends`` (BEND_DTYPE) grouped by track; ``tracks``
-    (int64, columns TRACK_COLUMNS); ``tempos`` (tick, usec per beat),
-    ``time_signatures`` (tick, numerator, log2 denominator), ``key_signatures``
-    (tick, sharps, minor), ``texts`` (chunk, tick, meta type, byte offset, length),
-    ``chunks`` (first tick, last tick) and ``problems`` (code, byte offset), all int64.
+    (CONTROL_DTYPE) and ``bends`` (BEND_DTYPE) grouped by track; ``tempos``, ``time_signatures`` and
+    ``key_signatures`` in file order (their dtypes in ``layout``); and lists of
+    tuples ``tracks`` (TRACK_COLUMNS), ``texts`` (chunk, tick, meta type, byte offset,
+    length), ``chunks`` (first tick, last tick) and ``problems`` (code, byte offset).
     In strict mode parsing stops at the first problem.
     """
     cdef State st
@@ -553,9 +592,9 @@ def parse_tracks(const uint8_t[::1] data, Py_ssize_t pos, int fmt, bint strict) 
             "controls": to_array(&st.controls, CONTROL_DTYPE, sizeof(ControlT)),
             "bends": to_array(&st.bends, BEND_DTYPE, sizeof(BendT)),
             "tracks": table(&st.tracks, 9),
-            "tempos": table(&st.tempos, 2),
-            "time_signatures": table(&st.timesigs, 3),
-            "key_signatures": table(&st.keysigs, 3),
+            "tempos": to_array(&st.tempos, TEMPO_DTYPE, sizeof(TempoT)),
+            "time_signatures": to_array(&st.timesigs, TIME_SIGNATURE_DTYPE, sizeof(TimeSigT)),
+            "key_signatures": to_array(&st.keysigs, KEY_SIGNATURE_DTYPE, sizeof(KeySigT)),
             "texts": table(&st.texts, 5),
             "chunks": table(&st.chunks, 2),
             "problems": table(&st.problems, 2),

@@ -8,7 +8,15 @@ from collections import deque
 
 import numpy as np
 
-from deepsym._ext.layout import BEND_DTYPE, CONTROL_DTYPE, NOTE_DTYPE, Problem
+from deepsym._ext.layout import (
+    BEND_DTYPE,
+    CONTROL_DTYPE,
+    KEY_SIGNATURE_DTYPE,
+    NOTE_DTYPE,
+    TEMPO_DTYPE,
+    TIME_SIGNATURE_DTYPE,
+    Problem,
+)
 
 MAX_TICK = 2**31 - 1
 MAX_DELTA = 0x0FFFFFFF
@@ -137,11 +145,11 @@ class _Parser:
             usec = int.from_bytes(body, "big")
             if length != 3 or usec == 0:
                 return False
-            self.tempos.append((tick, usec))
+            self.tempos.append((tick, 60e6 / usec))
         elif mtype == 0x58:
             if length < 2 or body[0] == 0 or body[1] > 15:
                 return False
-            self.time_signatures.append((tick, body[0], body[1]))
+            self.time_signatures.append((tick, body[0], 1 << body[1]))
         elif mtype == 0x59:
             if length < 2:
                 return False
@@ -176,20 +184,17 @@ class _Parser:
             self.bends += [b[1:] for b in bends]
 
     def result(self) -> dict:
-        def table(items: list[tuple], width: int) -> np.ndarray:
-            return np.array(items, dtype=np.int64).reshape(-1, width)
-
         return {
             "notes": np.array(self.notes, dtype=NOTE_DTYPE),
             "controls": np.array(self.controls, dtype=CONTROL_DTYPE),
             "bends": np.array(self.bends, dtype=BEND_DTYPE),
-            "tracks": table(self.tracks, 9),
-            "tempos": table(self.tempos, 2),
-            "time_signatures": table(self.time_signatures, 3),
-            "key_signatures": table(self.key_signatures, 3),
-            "texts": table(self.texts, 5),
-            "chunks": table(self.chunks, 2),
-            "problems": table(self.problems, 2),
+            "tracks": self.tracks,
+            "tempos": np.array(self.tempos, dtype=TEMPO_DTYPE),
+            "time_signatures": np.array(self.time_signatures, dtype=TIME_SIGNATURE_DTYPE),
+            "key_signatures": np.array(self.key_signatures, dtype=KEY_SIGNATURE_DTYPE),
+            "texts": self.texts,
+            "chunks": self.chunks,
+            "problems": self.problems,
         }
 
 
@@ -243,7 +248,7 @@ def encode_chunk(ticks, payload, lengths) -> bytes:
         raise ValueError("ticks and lengths differ in length")
     out = bytearray()
     prev = running = p = 0
-    for i, (tick, length) in enumerate(zip(ticks, lengths)):
+    for i, (tick, length) in enumerate(zip(ticks, lengths, strict=True)):
         delta = tick - prev
         if delta < 0 or delta > MAX_DELTA or length < 1 or p + length > len(payload):
             raise ValueError(f"event {i}: ticks must be non-decreasing with gaps below 2**28 "
