@@ -19,7 +19,7 @@ import struct
 import tempfile
 import warnings
 from pathlib import Path
-from typing import IO
+from typing import IO, NamedTuple
 
 import numpy as np
 
@@ -36,17 +36,27 @@ DRUM_CHANNEL = 9
 
 # -- reading ----------------------------------------------------------------------------
 
-def read_midi(source: Source, *, strict: bool = False) -> Score:
+class Header(NamedTuple):
+    """What a Standard MIDI File's MThd chunk says, and where its first chunk starts."""
+
+    format: int
+    n_tracks: int
+    division: int
+    offset: int
+
+
+def read_midi(source: Source, *, strict: bool = False, name: str | None = None) -> Score:
     """Read a Standard MIDI File from a path, bytes or a binary file object.
 
     By default damaged files are read leniently, like real players do: what can be
     read is kept and a :class:`MidiWarning` says what was wrong. With ``strict=True``
     any problem raises :class:`MidiError`. Input that is not MIDI at all always raises
-    :class:`MidiError`, naming the source and the byte offset.
+    :class:`MidiError`, naming the source (``name`` overrides it) and the byte offset.
     """
-    data, name = _load(source)
-    data, pos, fmt, division = _header(data, name, strict)
-    raw = smf.parse_tracks(data, pos, fmt, strict)
+    data, source_name = _load(source)
+    name = name or source_name
+    data, header = _unwrap(data, name, strict)
+    raw = smf.parse_tracks(data, header.offset, header.format, strict)
     problems = [(Problem(code), offset) for code, offset in raw["problems"]]
     if problems:
         code, offset = problems[0]
@@ -56,8 +66,13 @@ def read_midi(source: Source, *, strict: bool = False) -> Score:
         warnings.warn(f"{name}: {code.message} at byte {offset}{more}; kept what could be read",
                       MidiWarning, stacklevel=2)
     if len(raw["chunks"]) == 0:
-        raise MidiError("no MTrk track chunk", name, pos)
-    return _score(raw, data, fmt, division)
+        raise MidiError("no MTrk track chunk", name, header.offset)
+    return _score(raw, data, header.division)
+
+
+def read_header(data: bytes, name: str = "<bytes>", strict: bool = False) -> Header:
+    """The header of a Standard MIDI File (or RIFF RMID file) given as bytes."""
+    return _unwrap(data, name, strict)[1]
 
 
 def _load(source: Source) -> tuple[bytes, str]:
@@ -76,8 +91,8 @@ def _load(source: Source) -> tuple[bytes, str]:
         raise MidiError(f"cannot read: {exc.strerror or exc}", str(path)) from None
 
 
-def _header(data: bytes, name: str, strict: bool) -> tuple[bytes, int, int, int]:
-    """Unwrap RIFF RMID, check MThd; return (SMF bytes, first chunk offset, format, division)."""
+def _unwrap(data: bytes, name: str, strict: bool) -> tuple[bytes, Header]:
+    """Unwrap RIFF RMID and check MThd; return the SMF bytes and their header."""
     if data[:4] == b"RIFF" and data[8:12] == b"RMID":
         data = _unwrap_riff(data, name)
     if len(data) == 0:
@@ -86,7 +101,7 @@ def _header(data: bytes, name: str, strict: bool) -> tuple[bytes, int, int, int]
         raise MidiError("not a Standard MIDI File (no MThd header)", name, 0)
     if len(data) < 14:
         raise MidiError("the MThd header is cut short", name, len(data))
-    length, fmt, _, division = struct.unpack(">IHHH", data[4:14])
+    length, fmt, n_tracks, division = struct.unpack(">IHHH", data[4:14])
     if length < 6:
         raise MidiError(f"the MThd header declares {length} bytes, fewer than 6", name, 4)
     if fmt > 2:
@@ -96,7 +111,7 @@ def _header(data: bytes, name: str, strict: bool) -> tuple[bytes, int, int, int]
         fmt = 1
     if division & 0x7FFF == 0 or (division & 0x8000 and division & 0xFF == 0):
         raise MidiError("time division is 0", name, 12)
-    return data, 8 + length, fmt, division
+    return data, Header(fmt, n_tracks, division, 8 + length)
 
 
 def _unwrap_riff(data: bytes, name: str) -> bytes:
@@ -119,7 +134,7 @@ def _text(data: bytes, offset: int, length: int) -> str:
         return raw.decode("latin-1")
 
 
-def _score(raw: dict[str, np.ndarray], data: bytes, fmt: int, division: int) -> Score:
+def _score(raw: dict, data: bytes, division: int) -> Score:
     texts: dict[int, list[tuple[int, str]]] = {TEXT: [], LYRIC: [], MARKER: []}
     names: dict[tuple[int, int], str] = {}
     for chunk, tick, mtype, offset, length in raw["texts"]:

@@ -94,8 +94,7 @@ class Track:
 
     def __repr__(self) -> str:
         kind = "drums" if self.is_drum else f"program={self.program}"
-        return (f"Track({self.name!r}, {kind}, channel={self.channel}, "
-                f"{len(self.notes)} notes)")
+        return f"Track({self.name!r}, {kind}, channel={self.channel}, notes={len(self.notes)})"
 
 
 @dataclass(eq=False)
@@ -288,7 +287,7 @@ class Score:
 
     def __repr__(self) -> str:
         seconds = self.duration_seconds
-        parts = [f"{len(self.tracks)} tracks", f"{self.n_notes} notes",
+        parts = [f"tracks={len(self.tracks)}", f"notes={self.n_notes}",
                  f"{int(seconds // 60)}:{seconds % 60:04.1f}"]
         if self.smpte is not None:
             parts.append(f"SMPTE {self.smpte[0]} fps x {self.smpte[1]}")
