@@ -15,7 +15,8 @@ The rules, as implemented here:
 - notes still open at the end of a chunk end at the chunk's last event (End of Track
   included); zero-length notes are kept; notes are sorted by start, then pitch, and
   notes equal on both stay in the order their note-ons came;
-- format 2 chunks are played one after another: each starts at the previous one's end.
+- format 2 chunks are played one after another: each starts at the previous one's end;
+- texts are UTF-8 where they decode as such, else Latin-1 (mido decodes all as Latin-1).
 
 One thing mido reads differently from the rules: its reader takes a sysex event as
 the running status, so a file using running status right after a sysex cannot be read
@@ -124,7 +125,7 @@ def _read_chunk(score: RefScore, chunk: int, track: mido.MidiTrack, tick: int) -
         elif kind == "pitchwheel":
             bends[msg.channel].append((tick, msg.pitch))
         elif kind == "track_name" and name is None:
-            name = msg.name
+            name = _decode(msg.name)
         elif kind == "set_tempo":
             score.tempos.append((tick, msg.tempo))
         elif kind == "time_signature":
@@ -132,11 +133,11 @@ def _read_chunk(score: RefScore, chunk: int, track: mido.MidiTrack, tick: int) -
         elif kind == "key_signature":
             score.key_signatures.append((tick, *KEYS[msg.key]))
         elif kind == "text":
-            score.texts.append((tick, msg.text))
+            score.texts.append((tick, _decode(msg.text)))
         elif kind == "lyrics":
-            score.lyrics.append((tick, msg.text))
+            score.lyrics.append((tick, _decode(msg.text)))
         elif kind == "marker":
-            score.markers.append((tick, msg.text))
+            score.markers.append((tick, _decode(msg.text)))
     for (channel, pitch), pending in open_notes.items():
         for start, velocity, seq in pending:
             notes[channel].append((start, tick - start, pitch, velocity, seq))
@@ -149,3 +150,12 @@ def _read_chunk(score: RefScore, chunk: int, track: mido.MidiTrack, tick: int) -
                    for start, duration, pitch, velocity, _ in ordered],
             controls=controls[channel], pitch_bends=bends[channel]))
     return tick
+
+
+def _decode(text: str) -> str:
+    """Text that mido decoded as Latin-1, read as UTF-8 where its bytes are UTF-8."""
+    raw = text.encode("latin-1")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return text

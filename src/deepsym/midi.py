@@ -67,7 +67,7 @@ def read_midi(source: Source, *, strict: bool = False, name: str | None = None) 
                       MidiWarning, stacklevel=2)
     if len(raw["chunks"]) == 0:
         raise MidiError("no MTrk track chunk", name, header.offset)
-    return _score(raw, data, header.division)
+    return _score(raw, header.division)
 
 
 def read_header(data: bytes, name: str = "<bytes>", strict: bool = False) -> Header:
@@ -126,28 +126,14 @@ def _unwrap_riff(data: bytes, name: str) -> bytes:
     raise MidiError("RIFF RMID file without a data chunk", name, pos)
 
 
-def _text(data: bytes, offset: int, length: int) -> str:
-    raw = data[offset:offset + length]
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return raw.decode("latin-1")
-
-
-def _score(raw: dict, data: bytes, division: int) -> Score:
-    texts: dict[int, list[tuple[int, str]]] = {TEXT: [], LYRIC: [], MARKER: []}
-    names: dict[tuple[int, int], str] = {}
-    for chunk, tick, mtype, offset, length in raw["texts"]:
-        if mtype in texts:
-            texts[mtype].append((tick, _text(data, offset, length)))
-        elif mtype in (TRACK_NAME, INSTRUMENT) and (chunk, mtype) not in names:
-            names[chunk, mtype] = _text(data, offset, length)
+def _score(raw: dict, division: int) -> Score:
+    texts, names = raw["texts"], raw["names"]
     notes, controls, bends = raw["notes"], raw["controls"], raw["bends"]
     tracks = [
-        Track(notes=notes[nb:nb + nn], program=program, channel=channel,
-              is_drum=channel == DRUM_CHANNEL, name=names.get((chunk, TRACK_NAME), ""),
-              instrument=names.get((chunk, INSTRUMENT), ""),
-              controls=controls[cb:cb + cn], pitch_bends=bends[bb:bb + bn])
+        Track.from_arrays(notes[nb:nb + nn], controls[cb:cb + cn], bends[bb:bb + bn],
+                          program=program, channel=channel, is_drum=channel == DRUM_CHANNEL,
+                          name=names.get((chunk, TRACK_NAME), ""),
+                          instrument=names.get((chunk, INSTRUMENT), ""))
         for chunk, channel, program, nb, nn, cb, cn, bb, bn in raw["tracks"]
     ]
     smpte = None

@@ -78,6 +78,16 @@ class Track:
         self.controls = _array(self.controls, CONTROL_DTYPE)
         self.pitch_bends = _array(self.pitch_bends, BEND_DTYPE)
 
+    @classmethod
+    def from_arrays(cls, notes: np.ndarray, controls: np.ndarray, pitch_bends: np.ndarray,
+                    **attributes: Any) -> Track:
+        """A Track around arrays already of the right dtypes, without checks (fast path)."""
+        track = cls.__new__(cls)
+        track.__dict__.update(_TRACK_DEFAULTS, notes=notes, controls=controls,
+                              pitch_bends=pitch_bends)
+        track.__dict__.update(attributes)
+        return track
+
     @property
     def end_tick(self) -> int:
         """The tick after the last note ends (0 for an empty track)."""
@@ -95,6 +105,9 @@ class Track:
     def __repr__(self) -> str:
         kind = "drums" if self.is_drum else f"program={self.program}"
         return f"Track({self.name!r}, {kind}, channel={self.channel}, notes={len(self.notes)})"
+
+
+_TRACK_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Track)}
 
 
 @dataclass(eq=False)

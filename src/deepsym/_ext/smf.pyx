@@ -7,6 +7,7 @@ body of one track chunk from sorted ticks and pre-built message bytes.
 ``smf_py.py`` is the plain-Python twin with the same API; the tests compare both.
 """
 from cpython.bytearray cimport PyByteArray_FromStringAndSize
+from cpython.bytes cimport PyBytes_AS_STRING
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t
@@ -79,6 +80,11 @@ cdef enum:
     RAW_CONTROL = 4      # channel, tick, number, value
     RAW_BEND = 3         # channel, tick, value
     SMALL_RUN = 16       # runs of equal start up to this length are insertion-sorted
+    TEXT = 0x01
+    TRACK_NAME = 0x03
+    INSTRUMENT = 0x04
+    LYRIC = 0x05
+    MARKER = 0x06
 
 assert sizeof(NoteT) == NOTE_DTYPE.itemsize
 assert sizeof(ControlT) == CONTROL_DTYPE.itemsize
@@ -524,8 +530,19 @@ cdef void walk_chunks(State* st, const uint8_t* buf, Py_ssize_t pos, Py_ssize_t 
         pos = end
 
 
+_EMPTY = {}
+
+
 cdef object to_array(Buf* b, object dtype, Py_ssize_t itemsize):
-    """Copy a buffer of ``itemsize``-byte records into a new, writable 1-D numpy array."""
+    """Copy a buffer of ``itemsize``-byte records into a new, writable 1-D numpy array.
+
+    No records give one shared, read-only empty array per dtype (nothing to write).
+    """
+    if b.size < itemsize:
+        if dtype not in _EMPTY:
+            _EMPTY[dtype] = np.empty(0, dtype)
+            _EMPTY[dtype].flags.writeable = False
+        return _EMPTY[dtype]
     return np.frombuffer(PyByteArray_FromStringAndSize(b.data, b.size - b.size % itemsize), dtype)
 
 
@@ -564,19 +581,45 @@ cdef void release(State* st) noexcept nogil:
     free(st.order.data)
 
 
-def parse_tracks(const uint8_t[::1] data, Py_ssize_t pos, int fmt, bint strict) -> dict:
-    """Parse every chunk of ``data`` from byte ``pos`` (just after the MThd chunk).
+cdef str decode(const uint8_t* p, int64_t n):
+    """Text of a meta event: UTF-8 when valid, else Latin-1 (what old files use)."""
+    try:
+        return (<const char*> p)[:n].decode("utf-8")
+    except UnicodeDecodeError:
+        return (<const char*> p)[:n].decode("latin-1")
+
+
+cdef tuple meta_texts(Buf* b, const uint8_t* buf):
+    """({meta type: [(tick, text)]} for texts, lyrics and markers, {(chunk, type): name})."""
+    cdef const int64_t* v = <int64_t*> b.data
+    cdef Py_ssize_t i
+    cdef int64_t mtype
+    cdef dict texts = {TEXT: [], LYRIC: [], MARKER: []}
+    cdef dict names = {}
+    for i in range(rows(b, 5)):
+        mtype = v[i * 5 + 2]
+        if mtype == TEXT or mtype == LYRIC or mtype == MARKER:
+            texts[mtype].append((v[i * 5 + 1], decode(buf + v[i * 5 + 3], v[i * 5 + 4])))
+        elif (mtype == TRACK_NAME or mtype == INSTRUMENT) and (v[i * 5], mtype) not in names:
+            names[v[i * 5], mtype] = decode(buf + v[i * 5 + 3], v[i * 5 + 4])
+    return texts, names
+
+
+def parse_tracks(bytes data, Py_ssize_t pos, int fmt, bint strict) -> dict:
+    """Parse every chunk of ``data`` (bytes) from byte ``pos`` (just after the MThd chunk).
 
     Returns a dict of numpy arrays: ``notes`` (NOTE_DTYPE), ``controls``
     (CONTROL_DTYPE) and ``bends`` (BEND_DTYPE) grouped by track; ``tempos``, ``time_signatures`` and
-    ``key_signatures`` in file order (their dtypes in ``layout``); and lists of
-    tuples ``tracks`` (TRACK_COLUMNS), ``texts`` (chunk, tick, meta type, byte offset,
-    length), ``chunks`` (first tick, last tick) and ``problems`` (code, byte offset).
+    ``key_signatures`` in file order (their dtypes in ``layout``); ``texts``, a dict
+    from meta type (1 text, 5 lyric, 6 marker) to lists of (tick, text) in file
+    order; ``names``, a dict from (chunk, meta type 3 or 4) to the chunk's first track
+    or instrument name; and lists of tuples ``tracks`` (TRACK_COLUMNS), ``chunks``
+    (first tick, last tick) and ``problems`` (code, byte offset).
     In strict mode parsing stops at the first problem.
     """
     cdef State st
-    cdef Py_ssize_t size = data.shape[0]
-    cdef const uint8_t* buf = &data[0] if size else NULL
+    cdef Py_ssize_t size = len(data)
+    cdef const uint8_t* buf = <const uint8_t*> PyBytes_AS_STRING(data)
     memset(&st, 0, sizeof(State))
     memset(st.head, 0xFF, sizeof(st.head))
     memset(st.tail, 0xFF, sizeof(st.tail))
@@ -587,6 +630,7 @@ def parse_tracks(const uint8_t[::1] data, Py_ssize_t pos, int fmt, bint strict) 
             walk_chunks(&st, buf, pos, size, fmt)
         if st.no_memory:
             raise MemoryError("out of memory while parsing MIDI data")
+        texts, names = meta_texts(&st.texts, buf)
         return {
             "notes": to_array(&st.notes, NOTE_DTYPE, sizeof(NoteT)),
             "controls": to_array(&st.controls, CONTROL_DTYPE, sizeof(ControlT)),
@@ -595,7 +639,8 @@ def parse_tracks(const uint8_t[::1] data, Py_ssize_t pos, int fmt, bint strict) 
             "tempos": to_array(&st.tempos, TEMPO_DTYPE, sizeof(TempoT)),
             "time_signatures": to_array(&st.timesigs, TIME_SIGNATURE_DTYPE, sizeof(TimeSigT)),
             "key_signatures": to_array(&st.keysigs, KEY_SIGNATURE_DTYPE, sizeof(KeySigT)),
-            "texts": table(&st.texts, 5),
+            "texts": texts,
+            "names": names,
             "chunks": table(&st.chunks, 2),
             "problems": table(&st.problems, 2),
         }

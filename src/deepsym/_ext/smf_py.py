@@ -19,6 +19,7 @@ from deepsym._ext.layout import (
 )
 
 MAX_TICK = 2**31 - 1
+TEXT, TRACK_NAME, INSTRUMENT, LYRIC, MARKER = 0x01, 0x03, 0x04, 0x05, 0x06
 MAX_DELTA = 0x0FFFFFFF
 
 
@@ -33,7 +34,8 @@ class _Parser:
         self.tempos: list[tuple] = []
         self.time_signatures: list[tuple] = []
         self.key_signatures: list[tuple] = []
-        self.texts: list[tuple] = []
+        self.texts: dict[int, list[tuple[int, str]]] = {TEXT: [], LYRIC: [], MARKER: []}
+        self.names: dict[tuple[int, int], str] = {}
         self.chunks: list[tuple] = []
         self.problems: list[tuple] = []
         self.stopped = False
@@ -157,8 +159,10 @@ class _Parser:
             if not -7 <= sf <= 7 or body[1] > 1:
                 return False
             self.key_signatures.append((tick, sf, body[1]))
-        elif 0x01 <= mtype <= 0x0F:
-            self.texts.append((chunk, tick, mtype, at, length))
+        elif mtype in self.texts:
+            self.texts[mtype].append((tick, _decode(body)))
+        elif mtype in (TRACK_NAME, INSTRUMENT):
+            self.names.setdefault((chunk, mtype), _decode(body))
         return True
 
     def finish(self, state: _Track, last: int) -> None:
@@ -193,9 +197,17 @@ class _Parser:
             "time_signatures": np.array(self.time_signatures, dtype=TIME_SIGNATURE_DTYPE),
             "key_signatures": np.array(self.key_signatures, dtype=KEY_SIGNATURE_DTYPE),
             "texts": self.texts,
+            "names": self.names,
             "chunks": self.chunks,
             "problems": self.problems,
         }
+
+
+def _decode(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.decode("latin-1")
 
 
 class _Fault(Exception):
