@@ -272,38 +272,39 @@ def _names(track: Track) -> list[tuple[int, bytes]]:
 
 
 def _channel_events(track: Track) -> tuple[np.ndarray, ...]:
-    """(ticks, order keys, message bytes (n, 3), message lengths) of a track's messages.
+    """(ticks, priorities, sequence numbers, message bytes (m, 3), message lengths).
 
     At one tick: note-offs, program, controls, bends, then note-ons (a zero-length
     note's off right after its on), so that reading back pairs every note correctly.
     """
-    ch, notes = track.channel, track.notes
-    n = len(notes)
-    index = np.arange(n, dtype=np.int64)
-    start = notes["start"].astype(np.int64)
-    end = start + notes["duration"]
+    notes, c, b = track.notes, track.controls, track.pitch_bends
+    n, nc, nb = len(notes), len(c), len(b)
+    m = 2 * n + 1 + nc + nb
+    ticks = np.empty(m, np.int64)
+    priority = np.empty(m, np.int8)
+    sequence = np.empty(m, np.int64)
+    message = np.zeros((m, 3), np.uint8)
+    lengths = np.full(m, 3, np.int32)
     zero = notes["duration"] == 0
-    pitch, velocity = notes["pitch"], notes["velocity"]
-    c, b = track.controls, track.pitch_bends
-    bend = b["value"].astype(np.int64) + 8192
-    parts = [  # (ticks, priority, sequence, status, data1, data2, length)
-        (start, 5, 2 * index, 0x90, pitch, velocity, 3),
-        (end, np.where(zero, 5, 1), 2 * index + zero, 0x90, pitch, 0, 3),
-        (np.zeros(1, np.int64), 2, 0, 0xC0, track.program, 0, 2),
-        (c["tick"], 3, np.arange(len(c)), 0xB0, c["number"], c["value"], 3),
-        (b["tick"], 4, np.arange(len(b)), 0xE0, bend & 0x7F, bend >> 7, 3),
-    ]
-    ticks, priority, sequence, message, lengths = [], [], [], [], []
-    for tick, prio, seq, status, d1, d2, length in parts:
-        m = len(tick)
-        ticks.append(np.asarray(tick, np.int64))
-        priority.append(np.broadcast_to(prio, m))
-        sequence.append(np.broadcast_to(seq, m))
-        message.append(np.stack([np.full(m, status | ch), np.broadcast_to(d1, m),
-                                 np.broadcast_to(d2, m)], axis=1).astype(np.uint8))
-        lengths.append(np.full(m, length, np.int32))
-    return (np.concatenate(ticks), np.concatenate(priority), np.concatenate(sequence),
-            np.concatenate(message), np.concatenate(lengths))
+    ons, offs, prog = slice(0, n), slice(n, 2 * n), 2 * n
+    ctl, bend = slice(prog + 1, prog + 1 + nc), slice(prog + 1 + nc, m)
+    ticks[ons] = notes["start"]
+    ticks[offs] = ticks[ons] + notes["duration"]
+    priority[ons] = 5
+    priority[offs] = np.where(zero, 5, 1)
+    sequence[ons] = np.arange(0, 2 * n, 2)
+    sequence[offs] = sequence[ons] + zero
+    message[: 2 * n, 0] = 0x90 | track.channel
+    message[ons, 1] = message[offs, 1] = notes["pitch"]
+    message[ons, 2] = notes["velocity"]  # offs: note-on with velocity 0, for running status
+    ticks[prog], priority[prog], sequence[prog], lengths[prog] = 0, 2, 0, 2
+    message[prog, :2] = 0xC0 | track.channel, track.program
+    ticks[ctl], priority[ctl], sequence[ctl] = c["tick"], 3, np.arange(nc)
+    message[ctl] = np.stack([np.full(nc, 0xB0 | track.channel), c["number"], c["value"]], 1)
+    value = b["value"].astype(np.int64) + 8192
+    ticks[bend], priority[bend], sequence[bend] = b["tick"], 4, np.arange(nb)
+    message[bend] = np.stack([np.full(nb, 0xE0 | track.channel), value & 0x7F, value >> 7], 1)
+    return ticks, priority, sequence, message, lengths
 
 
 def _chunk(metas: list[tuple[int, bytes]], track: Track | None, end: int) -> bytes:
