@@ -37,12 +37,17 @@ DRUM_CHANNEL = 9
 # -- reading ----------------------------------------------------------------------------
 
 class Header(NamedTuple):
-    """What a Standard MIDI File's MThd chunk says, and where its first chunk starts."""
+    """What a Standard MIDI File's MThd chunk says, and where its first chunk starts.
+
+    ``base`` is where the SMF begins in the file (after a RIFF RMID wrapper, else 0);
+    ``offset``, the first chunk after MThd, counts from the start of the file too.
+    """
 
     format: int
     n_tracks: int
     division: int
     offset: int
+    base: int = 0
 
 
 def read_midi(source: Source, *, strict: bool = False, name: str | None = None) -> Score:
@@ -56,17 +61,22 @@ def read_midi(source: Source, *, strict: bool = False, name: str | None = None) 
     data, source_name = _load(source)
     name = name or source_name
     data, header = _unwrap(data, name, strict)
-    raw = smf.parse_tracks(data, header.offset, header.format, strict)
-    problems = [(Problem(code), offset) for code, offset in raw["problems"]]
+    smf_data = data[header.base:] if header.base else data
+    raw = smf.parse_tracks(smf_data, header.offset - header.base, header.format, strict)
+    problems = [(Problem(code).message, header.base + offset)
+                for code, offset in raw["problems"]]
+    if 0 < len(raw["chunks"]) < header.n_tracks:
+        problems.append((f"the header declares {header.n_tracks} track chunks but the file "
+                         f"holds {len(raw['chunks'])}", len(data)))
     if problems:
-        code, offset = problems[0]
+        message, offset = problems[0]
         if strict:
-            raise MidiError(code.message, name, offset)
+            raise MidiError(message, name, offset)
         more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
-        warnings.warn(f"{name}: {code.message} at byte {offset}{more}; kept what could be read",
+        warnings.warn(f"{name}: {message} at byte {offset}{more}; kept what could be read",
                       MidiWarning, stacklevel=2)
     if len(raw["chunks"]) == 0:
-        raise MidiError("no MTrk track chunk", name, header.offset)
+        raise MidiError("no MTrk track chunk", name, min(header.offset, len(data)))
     return _score(raw, header.division)
 
 
@@ -92,38 +102,45 @@ def _load(source: Source) -> tuple[bytes, str]:
 
 
 def _unwrap(data: bytes, name: str, strict: bool) -> tuple[bytes, Header]:
-    """Unwrap RIFF RMID and check MThd; return the SMF bytes and their header."""
+    """Check a RIFF RMID wrapper and MThd; return the file's bytes and the SMF header.
+
+    The bytes are cut at the end of a RIFF ``data`` chunk; offsets count from the file start.
+    """
+    base = 0
     if data[:4] == b"RIFF" and data[8:12] == b"RMID":
-        data = _unwrap_riff(data, name)
-    if len(data) == 0:
+        base, size = _riff_data(data, name)
+        data = data[:base + size]
+    smf_data = data[base:]
+    if len(smf_data) == 0:
         raise MidiError("empty file, not a Standard MIDI File", name, 0)
-    if data[:4] != b"MThd":
-        raise MidiError("not a Standard MIDI File (no MThd header)", name, 0)
-    if len(data) < 14:
+    if smf_data[:4] != b"MThd":
+        raise MidiError("not a Standard MIDI File (no MThd header)", name, base)
+    if len(smf_data) < 14:
         raise MidiError("the MThd header is cut short", name, len(data))
-    length, fmt, n_tracks, division = struct.unpack(">IHHH", data[4:14])
-    if length < 6:
-        raise MidiError(f"the MThd header declares {length} bytes, fewer than 6", name, 4)
+    length, fmt, n_tracks, division = struct.unpack(">IHHH", smf_data[4:14])
+    if not 6 <= length <= len(smf_data) - 8:
+        raise MidiError(f"the MThd header declares {length} bytes (at least 6, at most the "
+                        "rest of the file)", name, base + 4)
     if fmt > 2:
         if strict:
             raise MidiError(f"unknown format {fmt}", name, 8)
         warnings.warn(f"{name}: unknown format {fmt}, read as format 1", MidiWarning, stacklevel=3)
         fmt = 1
     if division & 0x7FFF == 0 or (division & 0x8000 and division & 0xFF == 0):
-        raise MidiError("time division is 0", name, 12)
-    return data, Header(fmt, n_tracks, division, 8 + length)
+        raise MidiError("time division is 0", name, base + 12)
+    return data, Header(fmt, n_tracks, division, base + 8 + length, base)
 
 
-def _unwrap_riff(data: bytes, name: str) -> bytes:
-    """The SMF inside a RIFF RMID file's ``data`` chunk."""
+def _riff_data(data: bytes, name: str) -> tuple[int, int]:
+    """Where the SMF inside a RIFF RMID file's ``data`` chunk starts, and its size."""
     pos = 12
     while pos + 8 <= len(data):
         ident = data[pos:pos + 4]
         (size,) = struct.unpack("<I", data[pos + 4:pos + 8])
         if ident == b"data":
-            return data[pos + 8:pos + 8 + size]
+            return pos + 8, size
         pos += 8 + size + (size & 1)
-    raise MidiError("RIFF RMID file without a data chunk", name, pos)
+    raise MidiError("RIFF RMID file without a data chunk", name, min(pos, len(data)))
 
 
 def _score(raw: dict, division: int) -> Score:

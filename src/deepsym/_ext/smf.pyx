@@ -302,7 +302,10 @@ cdef int64_t parse_track(State* st, const uint8_t* buf, Py_ssize_t pos, Py_ssize
         b = buf[pos]
         if b == 0xFF or b == 0xF0 or b == 0xF7:
             # Meta events and sysex keep the running status, as real players do.
-            mtype = buf[pos + 1] if b == 0xFF and pos + 1 < end else -1
+            if b == 0xFF and pos + 1 >= end:
+                report(st, P_TRUNCATED_EVENT, end)
+                break
+            mtype = buf[pos + 1] if b == 0xFF else -1
             pos += 2 if b == 0xFF else 1
             code = read_vlq(buf, &pos, end, &value)
             if not code and value > end - pos:
@@ -620,6 +623,8 @@ def parse_tracks(bytes data, Py_ssize_t pos, int fmt, bint strict) -> dict:
     cdef State st
     cdef Py_ssize_t size = len(data)
     cdef const uint8_t* buf = <const uint8_t*> PyBytes_AS_STRING(data)
+    if not 0 <= pos <= size:
+        raise ValueError(f"pos {pos} lies outside the {size} bytes of data")
     memset(&st, 0, sizeof(State))
     memset(st.head, 0xFF, sizeof(st.head))
     memset(st.tail, 0xFF, sizeof(st.tail))

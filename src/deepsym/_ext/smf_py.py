@@ -97,7 +97,9 @@ class _Parser:
                     raise _Fault(Problem.TRUNCATED_EVENT, pos)
                 b = data[pos]
                 if b in (0xFF, 0xF0, 0xF7):
-                    mtype = data[pos + 1] if b == 0xFF and pos + 1 < end else -1
+                    if b == 0xFF and pos + 1 >= end:
+                        raise _Fault(Problem.TRUNCATED_EVENT, end)
+                    mtype = data[pos + 1] if b == 0xFF else -1
                     pos += 2 if b == 0xFF else 1
                     length, pos = self.vlq(pos, end)
                     if length > end - pos:
@@ -248,6 +250,8 @@ class _Track:
 
 def parse_tracks(data, pos: int, fmt: int, strict: bool) -> dict:
     """Parse every chunk of ``data`` from byte ``pos``; see ``smf.parse_tracks``."""
+    if not 0 <= pos <= len(data):
+        raise ValueError(f"pos {pos} lies outside the {len(data)} bytes of data")
     parser = _Parser(bytes(data), strict)
     parser.walk(pos, fmt)
     return parser.result()
