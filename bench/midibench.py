@@ -306,7 +306,7 @@ def write_json_atomic(report: dict[str, Any], path: Path = RESULTS_PATH) -> None
 # -- peak memory, in a fresh interpreter -------------------------------------------------------
 
 def _proc_status_kib(field_name: str) -> int | None:
-    """A ``VmXXX`` field of /proc/self/status in KiB (Linux), else None."""
+    """A ``Vm*`` field of /proc/self/status in KiB (Linux), else None."""
     try:
         with open("/proc/self/status", encoding="ascii") as f:
             for line in f:

@@ -82,7 +82,6 @@ SUITE_SMF = sorted(p.name for p in SUITE.glob("*") if p.read_bytes()[:4] == b"MT
                    and p.stat().st_size >= 14) if SUITE.is_dir() else []
 
 
-@pytest.mark.skipif(not SUITE_SMF, reason=f"edge-case suite not found at {SUITE}")
 @pytest.mark.parametrize("name", SUITE_SMF)
 @pytest.mark.parametrize("strict", [False, True], ids=["lenient", "strict"])
 def test_suite_files(name: str, strict: bool) -> None:
@@ -91,7 +90,6 @@ def test_suite_files(name: str, strict: bool) -> None:
     assert isinstance(result, dict) and (result["chunks"] or result["problems"])  # not both failing
 
 
-@pytest.mark.skipif(not SUITE_SMF, reason=f"edge-case suite not found at {SUITE}")
 def test_suite_covers_damaged_files() -> None:
     """The suite's damaged files reach the problem paths of both twins."""
     codes = set()
