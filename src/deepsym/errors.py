@@ -20,3 +20,29 @@ class MidiError(DeepsymError, ValueError):
 
 class MidiWarning(UserWarning):
     """A MIDI file was damaged; the lenient reader kept what it could read."""
+
+
+class CorpusError(DeepsymError):
+    """A corpus cannot be built or opened: no MIDI files in the sources, a folder that is
+    not a corpus, a damaged index, an unknown split or impossible split fractions."""
+
+
+class PluginError(DeepsymError):
+    """A plugin that cannot be loaded, raised while registering, or registered a name
+    another plugin already holds."""
+
+
+class UnknownPluginError(DeepsymError, KeyError):
+    """A name that no plugin registered; the message suggests close names and lists all."""
+
+    def __str__(self) -> str:  # KeyError would show the message quoted
+        return str(self.args[0]) if self.args else ""
+
+
+class ConfigError(DeepsymError, ValueError):
+    """A model configuration that is not a frozen JSON-serializable dataclass, or data that
+    does not fit one (unknown or missing field, wrong type)."""
+
+
+class MissingExtraError(DeepsymError, ImportError):
+    """A feature needs packages that are not installed; the message says what to install."""

@@ -146,11 +146,13 @@ def _riff_data(data: bytes, name: str) -> tuple[int, int]:
 def _score(raw: dict, division: int) -> Score:
     texts, names = raw["texts"], raw["names"]
     notes, controls, bends = raw["notes"], raw["controls"], raw["bends"]
+    no_controls, no_bends = controls[:0], bends[:0]
     tracks = [
-        Track.from_arrays(notes[nb:nb + nn], controls[cb:cb + cn], bends[bb:bb + bn],
-                          program=program, channel=channel, is_drum=channel == DRUM_CHANNEL,
-                          name=names.get((chunk, TRACK_NAME), ""),
-                          instrument=names.get((chunk, INSTRUMENT), ""))
+        Track.from_arrays(notes[nb:nb + nn],
+                          controls[cb:cb + cn] if cn else no_controls,
+                          bends[bb:bb + bn] if bn else no_bends,
+                          program, channel, channel == DRUM_CHANNEL,
+                          names.get((chunk, TRACK_NAME), ""), names.get((chunk, INSTRUMENT), ""))
         for chunk, channel, program, nb, nn, cb, cn, bb, bn in raw["tracks"]
     ]
     smpte = None
@@ -158,22 +160,9 @@ def _score(raw: dict, division: int) -> Score:
     if division & 0x8000:
         smpte = (256 - (division >> 8), division & 0xFF)
         ticks_per_beat = max(1, round(SMPTE_FPS.get(smpte[0], smpte[0]) * smpte[1] / 2))
-    return Score(
-        ticks_per_beat=ticks_per_beat,
-        tracks=tracks,
-        tempos=raw["tempos"],
-        time_signatures=raw["time_signatures"],
-        key_signatures=raw["key_signatures"],
-        texts=sorted(texts[TEXT], key=_tick),
-        lyrics=sorted(texts[LYRIC], key=_tick),
-        markers=sorted(texts[MARKER], key=_tick),
-        smpte=smpte,
-        end_of_track=max(last for _, last in raw["chunks"]),
-    )
-
-
-def _tick(event: tuple[int, str]) -> int:
-    return event[0]
+    return Score.from_arrays(ticks_per_beat, tracks, raw["tempos"], raw["time_signatures"],
+                             raw["key_signatures"], texts[TEXT], texts[LYRIC], texts[MARKER],
+                             smpte, raw["end"])
 
 
 # -- writing ----------------------------------------------------------------------------

@@ -80,12 +80,13 @@ class Track:
 
     @classmethod
     def from_arrays(cls, notes: np.ndarray, controls: np.ndarray, pitch_bends: np.ndarray,
-                    **attributes: Any) -> Track:
+                    program: int = 0, channel: int = 0, is_drum: bool = False, name: str = "",
+                    instrument: str = "") -> Track:
         """A Track around arrays already of the right dtypes, without checks (fast path)."""
-        track = cls.__new__(cls)
-        track.__dict__.update(_TRACK_DEFAULTS, notes=notes, controls=controls,
-                              pitch_bends=pitch_bends)
-        track.__dict__.update(attributes)
+        track = object.__new__(cls)
+        track.__dict__ = {"notes": notes, "program": program, "channel": channel,
+                          "is_drum": is_drum, "name": name, "instrument": instrument,
+                          "controls": controls, "pitch_bends": pitch_bends}
         return track
 
     @property
@@ -106,8 +107,6 @@ class Track:
         kind = "drums" if self.is_drum else f"program={self.program}"
         return f"Track({self.name!r}, {kind}, channel={self.channel}, notes={len(self.notes)})"
 
-
-_TRACK_DEFAULTS = {f.name: f.default for f in dataclasses.fields(Track)}
 
 
 @dataclass(eq=False)
@@ -135,6 +134,25 @@ class Score:
         self.tempos = _by_tick(_array(self.tempos, TEMPO_DTYPE))
         self.time_signatures = _by_tick(_array(self.time_signatures, TIME_SIGNATURE_DTYPE))
         self.key_signatures = _by_tick(_array(self.key_signatures, KEY_SIGNATURE_DTYPE))
+
+    @classmethod
+    def from_arrays(cls, ticks_per_beat: int, tracks: list[Track], tempos: np.ndarray,
+                    time_signatures: np.ndarray, key_signatures: np.ndarray,
+                    texts: list[tuple[int, str]], lyrics: list[tuple[int, str]],
+                    markers: list[tuple[int, str]], smpte: tuple[int, int] | None,
+                    end_of_track: int) -> Score:
+        """A Score around event arrays of the right dtypes, in file order (fast path).
+
+        Only the tempo map and the signatures are sorted by tick; nothing is checked.
+        """
+        score = object.__new__(cls)
+        score.__dict__ = {
+            "ticks_per_beat": ticks_per_beat, "tracks": tracks, "tempos": _by_tick(tempos),
+            "time_signatures": _by_tick(time_signatures),
+            "key_signatures": _by_tick(key_signatures), "texts": texts, "lyrics": lyrics,
+            "markers": markers, "smpte": smpte, "end_of_track": end_of_track,
+        }
+        return score
 
     # -- time -------------------------------------------------------------------------
 

@@ -119,6 +119,21 @@ cdef inline char* grow(Buf* b, Py_ssize_t extra) noexcept nogil:
     return data
 
 
+cdef void reserve_notes(State* st, Py_ssize_t size) noexcept nogil:
+    """Size the note buffers for a typical file of ``size`` bytes (about 8 bytes a note).
+
+    Saves the chain of reallocations while parsing; a failed reservation is no error,
+    the buffers then grow on demand.
+    """
+    cdef Py_ssize_t n = min(size // 8 + 16, 1 << 20)
+    if grow(&st.notes, n * sizeof(NoteT)) != NULL:
+        st.notes.size = 0
+    if grow(&st.raw_notes, n * RAW_NOTE * sizeof(int64_t)) != NULL:
+        st.raw_notes.size = 0
+    if grow(&st.order, 2 * n * sizeof(int64_t)) != NULL:
+        st.order.size = 0
+
+
 cdef inline int64_t* row(Buf* b, int width) noexcept nogil:
     return <int64_t*> grow(b, width * sizeof(int64_t))
 
@@ -567,6 +582,16 @@ cdef list table(Buf* b, int width):
     return out
 
 
+cdef int64_t end_tick(Buf* chunks) noexcept nogil:
+    """The latest last-event tick over the chunks (0 without chunks)."""
+    cdef const int64_t* v = <int64_t*> chunks.data
+    cdef int64_t end = 0
+    cdef Py_ssize_t i
+    for i in range(rows(chunks, 2)):
+        end = max(end, v[i * 2 + 1])
+    return end
+
+
 cdef void release(State* st) noexcept nogil:
     free(st.notes.data)
     free(st.controls.data)
@@ -593,19 +618,35 @@ cdef str decode(const uint8_t* p, int64_t n):
 
 
 cdef tuple meta_texts(Buf* b, const uint8_t* buf):
-    """({meta type: [(tick, text)]} for texts, lyrics and markers, {(chunk, type): name})."""
+    """({meta type: [(tick, text)]} for texts, lyrics and markers, {(chunk, type): name}).
+
+    Each list of texts is sorted by tick, stably (file order among equal ticks).
+    """
     cdef const int64_t* v = <int64_t*> b.data
     cdef Py_ssize_t i
     cdef int64_t mtype
+    cdef int64_t last[7]
+    cdef bint unsorted[7]
     cdef dict texts = {TEXT: [], LYRIC: [], MARKER: []}
     cdef dict names = {}
+    memset(last, 0, sizeof(last))
+    memset(unsorted, 0, sizeof(unsorted))
     for i in range(rows(b, 5)):
         mtype = v[i * 5 + 2]
         if mtype == TEXT or mtype == LYRIC or mtype == MARKER:
             texts[mtype].append((v[i * 5 + 1], decode(buf + v[i * 5 + 3], v[i * 5 + 4])))
+            unsorted[mtype] |= v[i * 5 + 1] < last[mtype]
+            last[mtype] = v[i * 5 + 1]
         elif (mtype == TRACK_NAME or mtype == INSTRUMENT) and (v[i * 5], mtype) not in names:
             names[v[i * 5], mtype] = decode(buf + v[i * 5 + 3], v[i * 5 + 4])
+    for mtype in (TEXT, LYRIC, MARKER):
+        if unsorted[mtype]:
+            texts[mtype].sort(key=_tick)
     return texts, names
+
+
+def _tick(event: tuple) -> int:
+    return event[0]
 
 
 def parse_tracks(bytes data, Py_ssize_t pos, int fmt, bint strict) -> dict:
@@ -614,9 +655,10 @@ def parse_tracks(bytes data, Py_ssize_t pos, int fmt, bint strict) -> dict:
     Returns a dict of numpy arrays: ``notes`` (NOTE_DTYPE), ``controls``
     (CONTROL_DTYPE) and ``bends`` (BEND_DTYPE) grouped by track; ``tempos``, ``time_signatures`` and
     ``key_signatures`` in file order (their dtypes in ``layout``); ``texts``, a dict
-    from meta type (1 text, 5 lyric, 6 marker) to lists of (tick, text) in file
-    order; ``names``, a dict from (chunk, meta type 3 or 4) to the chunk's first track
-    or instrument name; and lists of tuples ``tracks`` (TRACK_COLUMNS), ``chunks``
+    from meta type (1 text, 5 lyric, 6 marker) to lists of (tick, text) sorted by tick
+    (stably); ``names``, a dict from (chunk, meta type 3 or 4) to the chunk's first track
+    or instrument name; ``end``, the latest chunk's last event tick (0 without
+    chunks); and lists of tuples ``tracks`` (TRACK_COLUMNS), ``chunks``
     (first tick, last tick) and ``problems`` (code, byte offset).
     In strict mode parsing stops at the first problem.
     """
@@ -625,13 +667,14 @@ def parse_tracks(bytes data, Py_ssize_t pos, int fmt, bint strict) -> dict:
     cdef const uint8_t* buf = <const uint8_t*> PyBytes_AS_STRING(data)
     if not 0 <= pos <= size:
         raise ValueError(f"pos {pos} lies outside the {size} bytes of data")
-    memset(&st, 0, sizeof(State))
+    memset(&st, 0, <size_t> (<char*> st.head - <char*> &st))  # all but the tables below
     memset(st.head, 0xFF, sizeof(st.head))
     memset(st.tail, 0xFF, sizeof(st.tail))
     memset(st.program, 0xFF, sizeof(st.program))
     st.strict = strict
     try:
         with nogil:
+            reserve_notes(&st, size)
             walk_chunks(&st, buf, pos, size, fmt)
         if st.no_memory:
             raise MemoryError("out of memory while parsing MIDI data")
@@ -647,6 +690,7 @@ def parse_tracks(bytes data, Py_ssize_t pos, int fmt, bint strict) -> dict:
             "texts": texts,
             "names": names,
             "chunks": table(&st.chunks, 2),
+            "end": end_tick(&st.chunks),
             "problems": table(&st.problems, 2),
         }
     finally:

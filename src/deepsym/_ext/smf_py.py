@@ -198,11 +198,16 @@ class _Parser:
             "tempos": np.array(self.tempos, dtype=TEMPO_DTYPE),
             "time_signatures": np.array(self.time_signatures, dtype=TIME_SIGNATURE_DTYPE),
             "key_signatures": np.array(self.key_signatures, dtype=KEY_SIGNATURE_DTYPE),
-            "texts": self.texts,
+            "texts": {t: sorted(events, key=_tick) for t, events in self.texts.items()},
             "names": self.names,
             "chunks": self.chunks,
+            "end": max((last for _, last in self.chunks), default=0),
             "problems": self.problems,
         }
+
+
+def _tick(event: tuple[int, str]) -> int:
+    return event[0]
 
 
 def _decode(raw: bytes) -> str:

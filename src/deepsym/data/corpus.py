@@ -1,0 +1,670 @@
+"""Corpora: MIDI files parsed once, on all cores, into memory-mappable numpy arrays.
+
+Layout of a corpus folder ``CORPUS/``::
+
+    CURRENT              the name of the live version folder, e.g. "v000003"
+    v000003/             one complete build, never changed once live
+      index.json         format, version, seed, split fractions, sources, per-piece
+                         metadata (path, sha1, size, mtime, split, duration, tracks,
+                         tempo, time signature, key estimate) and the rejected files
+      pieces.npy         PIECE_DTYPE: per piece, its rows in the arrays below, its split
+      tracks.npy         TRACK_DTYPE: per track, its piece, notes (begin, count),
+                         program, channel, is_drum
+      notes.npy          NOTE_DTYPE: every note, track after track, piece after piece
+      tempos.npy, time_signatures.npy, key_signatures.npy
+                         deepsym.score's dtypes, piece after piece
+      rejected.tsv       path <TAB> reason, for every file found but not used
+
+Atomic builds: a build writes ``.tmp-XXXX/``, flushes it to disk, renames it to the
+next ``vNNNNNN/`` and then replaces ``CURRENT`` with ``os.replace``. Whenever a build is
+killed, ``CURRENT`` names a complete version (the old one up to the replace, the new
+one after); the next build removes what a killed one left. One build at a time.
+
+Incremental builds: a file whose path, size and mtime match the previous version, or
+whose content hash does, is not parsed again: its arrays are copied from there.
+The corpus holds exactly the files of the sources given to the latest build.
+
+Cached per piece: notes, tempos, time and key signatures, each track's program,
+channel, drum flag and names, ticks per beat, SMPTE timing and end of track. Not
+cached: control changes, pitch bends, texts, lyrics and markers.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import shutil
+import struct
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from deepsym._ext.layout import (
+    BEND_DTYPE,
+    CONTROL_DTYPE,
+    KEY_SIGNATURE_DTYPE,
+    NOTE_DTYPE,
+    TEMPO_DTYPE,
+    TIME_SIGNATURE_DTYPE,
+)
+from deepsym.data.scan import find_midi_files
+from deepsym.data.splits import DEFAULT_FRACTIONS, SPLITS, check_fractions, split_of
+from deepsym.data.stats import estimate_key, longest_in_force, pitch_class_histogram
+from deepsym.errors import CorpusError, MidiError, MidiWarning
+from deepsym.midi import read_midi
+from deepsym.score import DEFAULT_QPM, Score, Track
+
+FORMAT = "deepsym-corpus"
+FORMAT_VERSION = 1
+CURRENT = "CURRENT"
+TMP_PREFIX = ".tmp-"
+_VERSION_NAME = re.compile(r"v\d{6,}")
+MIN_PARALLEL = 64  # fewer files to parse than this are parsed in this process
+
+TRACK_DTYPE = np.dtype([("piece", "i4"), ("note_begin", "i8"), ("note_count", "i4"),
+                        ("program", "u1"), ("channel", "u1"), ("is_drum", "?")])
+EVENTS = {"tempos": TEMPO_DTYPE, "time_signatures": TIME_SIGNATURE_DTYPE,
+          "key_signatures": KEY_SIGNATURE_DTYPE}
+PIECE_DTYPE = np.dtype(
+    [("track_begin", "i8"), ("track_count", "i4"), ("note_begin", "i8"), ("note_count", "i8")]
+    + [(f"{name}_{end}", "i8") for name in EVENTS for end in ("begin", "count")]
+    + [("split", "u1")]
+)
+ARRAYS = {"pieces": PIECE_DTYPE, "tracks": TRACK_DTYPE, "notes": NOTE_DTYPE, **EVENTS}
+# Rejections that depend only on a file's bytes, so a later build may reuse them by hash.
+CONTENT_KINDS = ("corrupt", "no notes")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """Metadata of one piece (one MIDI file) of a corpus.
+
+    ``qpm`` and ``time_signature`` are those in force for the most ticks (120 and
+    "4/4" when the file has none); ``key`` is the Krumhansl-Schmuckler estimate and
+    ``key_r`` its correlation (None for drums only); ``warning`` is the first damage
+    the lenient reader reported.
+    """
+
+    path: str
+    sha1: str
+    size: int
+    mtime_ns: int
+    split: str
+    duration: float
+    notes: int
+    tracks: int
+    ticks_per_beat: int
+    smpte: tuple[int, int] | None
+    end_of_track: int
+    qpm: float
+    time_signature: str
+    key: str | None
+    key_r: float | None
+    track_names: tuple[tuple[str, str], ...]  # (track name, instrument name) per track
+    warning: str | None
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Piece:
+        smpte = record["smpte"]
+        return cls(**{**record, "smpte": tuple(smpte) if smpte else None,
+                      "track_names": tuple(map(tuple, record["track_names"]))})
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A file found in the sources but not used; ``kind`` is one of "unreadable",
+    "corrupt", "no notes", "duplicate" or "error" (an unexpected exception)."""
+
+    path: str
+    kind: str
+    reason: str
+    sha1: str | None = None
+    size: int | None = None
+    mtime_ns: int | None = None
+
+
+class ParsedPiece(NamedTuple):
+    """One piece as arrays: what a parse worker returns and what a build writes.
+
+    ``tracks`` rows count notes from the piece's first note; ``meta`` holds the
+    :class:`Piece` fields that depend only on the file's content.
+    """
+
+    notes: np.ndarray
+    tracks: np.ndarray
+    tempos: np.ndarray
+    time_signatures: np.ndarray
+    key_signatures: np.ndarray
+    meta: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What a build did: of the files ``found``, ``parsed`` were parsed now and
+    ``reused`` taken from the previous version (same path, size and mtime, or same hash)."""
+
+    path: Path
+    version: str
+    found: int
+    parsed: int
+    reused: int
+    pieces: int
+    notes: int
+    seconds_of_music: float
+    splits: dict[str, int]
+    rejected: list[Rejected]
+    rejected_tsv: Path
+    elapsed: float
+
+
+# -- opening ---------------------------------------------------------------------------
+
+class Corpus:
+    """A built corpus, opened read-only; its arrays are memory-mapped, not loaded."""
+
+    def __init__(self, path: Path, version: str, index: dict[str, Any],
+                 arrays: dict[str, np.ndarray]):
+        self.path = path
+        self.version = version
+        self.seed: int = index["seed"]
+        self.fractions: tuple[float, ...] = tuple(index["fractions"])
+        self.split_names: tuple[str, ...] = tuple(index["splits"])
+        self.sources: list[str] = index["sources"]
+        self.pieces = [Piece.from_record(r) for r in index["pieces"]]
+        self.rejected = [Rejected(**r) for r in index["rejected"]]
+        self.piece_table = arrays["pieces"]
+        self.track_table = arrays["tracks"]
+        self.note_array = arrays["notes"]
+        self._events = {name: arrays[name] for name in EVENTS}
+
+    @classmethod
+    def open(cls, path: str | os.PathLike) -> Corpus:
+        """Open the live version of the corpus in folder ``path``."""
+        root = Path(path)
+        try:
+            version = (root / CURRENT).read_text(encoding="utf-8").strip()
+        except OSError:
+            raise CorpusError(f"{root} is not a deepsym corpus (no {CURRENT} file); build one "
+                              "with `deepsym corpus build SRC... -o CORPUS`") from None
+        folder = root / version
+        if not _VERSION_NAME.fullmatch(version) or not folder.is_dir():
+            raise CorpusError(f"{root}: {CURRENT} names {version!r}, not a version folder "
+                              "of this corpus; rebuild it")
+        try:
+            index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+            arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r")
+                      for name in ARRAYS}
+        except (OSError, ValueError) as exc:
+            raise CorpusError(f"{folder}: damaged corpus ({exc}); rebuild it") from None
+        if index.get("format") != FORMAT or index.get("version") != FORMAT_VERSION:
+            raise CorpusError(f"{folder}: not a {FORMAT} version {FORMAT_VERSION} index; "
+                              "rebuild it with this deepsym")
+        wrong = [name for name, dtype in ARRAYS.items() if arrays[name].dtype != dtype]
+        if wrong or len(arrays["pieces"]) != len(index["pieces"]):
+            raise CorpusError(f"{folder}: damaged corpus (arrays {wrong or ['pieces']} do not "
+                              "match the index); rebuild it")
+        return cls(root, version, index, arrays)
+
+    @property
+    def folder(self) -> Path:
+        """The live version folder, which holds the arrays and rejected.tsv."""
+        return self.path / self.version
+
+    def __len__(self) -> int:
+        return len(self.pieces)
+
+    def __repr__(self) -> str:
+        return f"Corpus({str(self.path)!r}, pieces={len(self)}, notes={len(self.note_array)})"
+
+    def split(self, name: str) -> np.ndarray:
+        """Indices of the pieces in split ``name`` ("train", "valid" or "test")."""
+        if name not in self.split_names:
+            raise CorpusError(f"unknown split {name!r}; choose one of "
+                              f"{', '.join(self.split_names)}")
+        return np.flatnonzero(self.piece_table["split"] == self.split_names.index(name))
+
+    def notes(self, i: int) -> np.ndarray:
+        """All notes of piece ``i``, track after track (a read-only view of the map)."""
+        row = self.piece_table[i]
+        return self.note_array[row["note_begin"]:row["note_begin"] + row["note_count"]]
+
+    def tracks(self, i: int) -> np.ndarray:
+        """Track rows of piece ``i`` (TRACK_DTYPE; note_begin counts in the whole corpus)."""
+        row = self.piece_table[i]
+        return self.track_table[row["track_begin"]:row["track_begin"] + row["track_count"]]
+
+    def events(self, i: int, name: str) -> np.ndarray:
+        """Piece ``i``'s "tempos", "time_signatures" or "key_signatures" (read-only view)."""
+        row = self.piece_table[i]
+        begin = row[f"{name}_begin"]
+        return self._events[name][begin:begin + row[f"{name}_count"]]
+
+    def score(self, i: int) -> Score:
+        """Piece ``i`` as a Score (copied out of the map): notes, tempos, signatures."""
+        piece = self.pieces[i]
+        tracks = [
+            Track.from_arrays(np.array(self.note_array[row["note_begin"]:row["note_begin"]
+                                                       + row["note_count"]]),
+                              np.empty(0, CONTROL_DTYPE), np.empty(0, BEND_DTYPE),
+                              program=int(row["program"]), channel=int(row["channel"]),
+                              is_drum=bool(row["is_drum"]), name=name, instrument=instrument)
+            for row, (name, instrument) in zip(self.tracks(i), piece.track_names, strict=True)
+        ]
+        return Score(ticks_per_beat=piece.ticks_per_beat, tracks=tracks,
+                     smpte=piece.smpte, end_of_track=piece.end_of_track,
+                     **{name: np.array(self.events(i, name)) for name in EVENTS})
+
+    def parsed(self, i: int) -> ParsedPiece:
+        """Piece ``i`` as a build writes it (how a rebuild reuses it without parsing)."""
+        tracks = np.array(self.tracks(i))
+        tracks["note_begin"] -= self.piece_table[i]["note_begin"]
+        meta = _record(self.pieces[i])
+        for name in ("path", "sha1", "size", "mtime_ns", "split"):
+            del meta[name]
+        return ParsedPiece(self.notes(i), tracks, *(self.events(i, name) for name in EVENTS),
+                           meta)
+
+
+# -- parsing ---------------------------------------------------------------------------
+
+def parse_piece(data: bytes, name: str) -> ParsedPiece | Rejected:
+    """Parse one file's bytes into arrays and metadata, or say why it cannot be used."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", MidiWarning)
+        try:
+            score = read_midi(data, name=name)
+        except MidiError as exc:
+            return Rejected(name, "corrupt", str(exc).removeprefix(f"{name}: "))
+    if score.n_notes == 0:
+        return Rejected(name, "no notes", "no notes")
+    damage = [str(w.message).removeprefix(f"{name}: ") for w in caught
+              if issubclass(w.category, MidiWarning)]
+    counts = np.array([len(t.notes) for t in score.tracks], np.int64)
+    tracks = np.zeros(len(score.tracks), TRACK_DTYPE)
+    tracks["note_count"] = counts
+    tracks["note_begin"] = np.cumsum(counts) - counts
+    tracks["program"] = [t.program for t in score.tracks]
+    tracks["channel"] = [t.channel for t in score.tracks]
+    tracks["is_drum"] = [t.is_drum for t in score.tracks]
+    notes = np.concatenate([t.notes for t in score.tracks])
+    key = estimate_key(pitch_class_histogram(notes[~np.repeat(tracks["is_drum"], counts)]))
+    end = score.end_tick
+    tempo = longest_in_force(score.tempos["tick"], end)
+    meter = longest_in_force(score.time_signatures["tick"], end)
+    meta = {
+        "duration": score.duration_seconds,
+        "notes": len(notes),
+        "tracks": len(tracks),
+        "ticks_per_beat": score.ticks_per_beat,
+        "smpte": score.smpte,
+        "end_of_track": score.end_of_track,
+        "qpm": DEFAULT_QPM if tempo is None else float(score.tempos["qpm"][tempo]),
+        "time_signature": "4/4" if meter is None else "{}/{}".format(
+            *score.time_signatures[["numerator", "denominator"]][meter].tolist()),
+        "key": None if key is None else key[0],
+        "key_r": None if key is None else key[1],
+        "track_names": tuple((t.name, t.instrument) for t in score.tracks),
+        "warning": damage[0] if damage else None,
+    }
+    return ParsedPiece(notes, tracks, score.tempos, score.time_signatures,
+                       score.key_signatures, meta)
+
+
+# What _read_file returns: the content hash (None if unreadable) and the parsed piece,
+# the rejection, or None when the hash is one of the known ones (not parsed).
+_Read = tuple[str | None, ParsedPiece | Rejected | None]
+
+
+def _read_file(path: str, known: frozenset[str]) -> _Read:
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        return None, Rejected(path, "unreadable", f"cannot read: {exc.strerror or exc}")
+    sha1 = hashlib.sha1(data).hexdigest()
+    if sha1 in known:
+        return sha1, None
+    try:
+        return sha1, parse_piece(data, path)
+    except Exception as exc:  # a bug must not stop a 100k-file build; it is reported
+        return sha1, Rejected(path, "error", f"{type(exc).__name__}: {exc}")
+
+
+_worker_known: frozenset[str] = frozenset()
+
+
+def _init_worker(known: frozenset[str]) -> None:
+    global _worker_known
+    _worker_known = known
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker once its parent is gone: a pool worker of a killed build would
+    otherwise wait for work forever."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(1)
+
+
+def _read_in_worker(path: str) -> _Read:
+    return _read_file(path, _worker_known)
+
+
+def _read_all(paths: list[str], known: frozenset[str], workers: int) -> Iterator[_Read]:
+    """Read, hash and parse ``paths`` on ``workers`` processes; results in order."""
+    if workers <= 1 or len(paths) < MIN_PARALLEL:
+        yield from (_read_file(p, known) for p in paths)
+        return
+    pool = ProcessPoolExecutor(workers, initializer=_init_worker, initargs=(known,))
+    try:
+        yield from pool.map(_read_in_worker, paths,
+                            chunksize=max(1, min(64, len(paths) // (workers * 8))))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def default_workers() -> int:
+    """The CPU cores this process may use."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        else os.cpu_count() or 1
+
+
+# -- building --------------------------------------------------------------------------
+
+def build_corpus(sources: Iterable[str | os.PathLike], path: str | os.PathLike, *,
+                 seed: int | None = None, fractions: Sequence[float] | None = None,
+                 workers: int | None = None, progress: bool = False) -> BuildResult:
+    """Build (or update) the corpus in folder ``path`` from the MIDI files in ``sources``.
+
+    ``sources`` are folders (searched recursively), files or glob patterns. Exact
+    duplicates (same bytes) are kept once, the first in path order. ``seed`` and
+    ``fractions`` (train, valid, test) default to the previous build's, else 0 and
+    (0.8, 0.1, 0.1). ``workers`` processes parse (default: all cores); ``progress``
+    shows a bar on stderr (tqdm when installed). Files that cannot be used are
+    recorded with the reason, never raised; :class:`CorpusError` is raised only when
+    no MIDI file is found or ``path`` is not a corpus folder.
+    """
+    started = time.perf_counter()
+    if workers is not None and workers < 1:
+        raise CorpusError(f"workers must be at least 1, not {workers}")
+    sources = [os.fspath(s) for s in sources]
+    files = [str(f) for f in find_midi_files(sources)]
+    root = Path(path)
+    old = _previous(root)
+    if seed is None:
+        seed = 0 if old is None else old.seed
+    if fractions is None:
+        fractions = DEFAULT_FRACTIONS if old is None else old.fractions
+    fractions = check_fractions(fractions)
+    root.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(root, keep=None if old is None else old.version)
+    reuse = _Reuse(old)
+    stats = [_stat(f) for f in files]
+    known = [reuse.sha1_of(f, st) for f, st in zip(files, stats, strict=True)]
+    to_read = [f for f, sha1 in zip(files, known, strict=True) if sha1 is None]
+    staging = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=root))
+    try:
+        writer = _Writer(staging)
+        parsed = reused = 0
+        first_of: dict[str, str] = {}
+        with _progress(len(to_read), progress) as tick, contextlib.closing(
+                _read_all(to_read, reuse.hashes, workers or default_workers())) as results:
+            for file, st, sha1 in zip(files, stats, known, strict=True):
+                outcome: ParsedPiece | Rejected | None = None
+                if sha1 is None:
+                    sha1, outcome = next(results)
+                    tick()
+                    parsed += sha1 is not None and outcome is not None
+                reused += sha1 is not None and outcome is None
+                if sha1 is None:  # unreadable
+                    writer.reject(file, outcome.kind, outcome.reason)
+                elif sha1 in first_of:
+                    writer.reject(file, "duplicate", f"duplicate of {first_of[sha1]}", sha1, st)
+                else:
+                    first_of[sha1] = file
+                    writer.add(outcome or reuse.outcome(sha1), file, sha1, st,
+                               split_of(sha1, seed, fractions))
+        writer.finish({"format": FORMAT, "version": FORMAT_VERSION, "seed": seed,
+                       "splits": SPLITS, "fractions": fractions, "sources": sources,
+                       "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
+        version = _publish(root, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _remove_leftovers(root, keep=version)
+    return BuildResult(
+        path=root, version=version, found=len(files), parsed=parsed, reused=reused,
+        pieces=len(writer.pieces), notes=writer.arrays["notes"].rows,
+        seconds_of_music=sum(p.duration for p in writer.pieces),
+        splits={name: sum(p.split == name for p in writer.pieces) for name in SPLITS},
+        rejected=writer.rejected, rejected_tsv=root / version / "rejected.tsv",
+        elapsed=time.perf_counter() - started,
+    )
+
+
+def _stat(path: str) -> tuple[int, int] | tuple[None, None]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None, None  # reported when the file is read
+    return st.st_size, st.st_mtime_ns
+
+
+def _previous(root: Path) -> Corpus | None:
+    """The corpus already in ``root``; None for a new folder, an empty one or leftovers."""
+    if (root / CURRENT).exists():
+        return Corpus.open(root)
+    if root.exists() and not root.is_dir():
+        raise CorpusError(f"{root} is a file, not a corpus folder")
+    if root.is_dir() and any(not _is_ours(p.name) for p in root.iterdir()):
+        raise CorpusError(f"{root} is neither empty nor a deepsym corpus; choose a new or "
+                          "empty folder for the corpus")
+    return None
+
+
+def _is_ours(name: str) -> bool:
+    return name.startswith(TMP_PREFIX) or bool(_VERSION_NAME.fullmatch(name))
+
+
+def _remove_leftovers(root: Path, keep: str | None) -> None:
+    """Remove what killed builds and replaced versions left: all but version ``keep``."""
+    for entry in root.iterdir():
+        if _is_ours(entry.name) and entry.name != keep:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def _publish(root: Path, staging: Path) -> str:
+    """Rename ``staging`` to the next version and point CURRENT at it (atomically)."""
+    numbers = [int(p.name[1:]) for p in root.iterdir() if _VERSION_NAME.fullmatch(p.name)]
+    version = f"v{max(numbers, default=0) + 1:06d}"
+    os.rename(staging, root / version)
+    _fsync_dir(root)
+    _point_current(root, version)
+    return version
+
+
+def _point_current(root: Path, version: str) -> None:
+    """Replace CURRENT with one naming ``version``: the moment a build goes live."""
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=f"{TMP_PREFIX}{CURRENT}-")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(version + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, root / CURRENT)
+    _fsync_dir(root)
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not every platform can open a folder
+        fd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class _Reuse:
+    """What a build may take from the previous version without parsing again."""
+
+    def __init__(self, old: Corpus | None):
+        self.old = old
+        self.stat: dict[str, tuple[int, int, str]] = {}  # path -> size, mtime_ns, sha1
+        self.content: dict[str, int | Rejected] = {}  # sha1 -> piece index, or rejection
+        pieces, rejected = ([], []) if old is None else (old.pieces, old.rejected)
+        for i, p in enumerate(pieces):
+            self.stat[p.path] = (p.size, p.mtime_ns, p.sha1)
+            self.content[p.sha1] = i
+        for r in rejected:
+            if r.sha1 is not None:
+                self.stat[r.path] = (r.size, r.mtime_ns, r.sha1)
+                if r.kind in CONTENT_KINDS:
+                    self.content[r.sha1] = r
+        self.hashes = frozenset(self.content)
+
+    def sha1_of(self, path: str, stat: tuple[int | None, int | None]) -> str | None:
+        """The content hash of an unchanged file whose outcome is known, else None."""
+        size, mtime_ns, sha1 = self.stat.get(path, (None, None, None))
+        return sha1 if (size, mtime_ns) == stat and sha1 in self.content else None
+
+    def outcome(self, sha1: str) -> ParsedPiece | Rejected:
+        known = self.content[sha1]
+        return known if isinstance(known, Rejected) else self.old.parsed(known)
+
+
+class _NpyAppender:
+    """A 1-D .npy file written block by block, its length filled in when closed.
+
+    Room for the header is reserved first (padded to a multiple of 64 bytes, as numpy
+    aligns it), so arrays larger than memory stream to disk.
+    """
+
+    def __init__(self, path: Path, dtype: np.dtype):
+        self.dtype = dtype
+        self.rows = 0
+        self.header_bytes = -(-len(self._header(10**20)) // 64) * 64
+        self.file = open(path, "wb")  # noqa: SIM115 - closed in close()
+        self.file.write(b"\0" * self.header_bytes)
+
+    def _header(self, rows: int) -> bytes:
+        return repr({"descr": np.lib.format.dtype_to_descr(self.dtype),
+                     "fortran_order": False, "shape": (rows,)}).encode("latin1")
+
+    def append(self, rows: np.ndarray) -> int:
+        """Write ``rows``; return the index of the first."""
+        first = self.rows
+        self.file.write(np.ascontiguousarray(rows, dtype=self.dtype).tobytes())
+        self.rows += len(rows)
+        return first
+
+    def close(self) -> None:
+        size = self.header_bytes - 10  # after the magic string, version and length
+        self.file.seek(0)
+        self.file.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", size)
+                        + self._header(self.rows).ljust(size - 1) + b"\n")
+        self.file.flush()
+        os.fsync(self.file.fileno())
+        self.file.close()
+
+
+class _Writer:
+    """Appends pieces to a version folder being built and writes its index."""
+
+    def __init__(self, folder: Path):
+        self.folder = folder
+        self.arrays = {name: _NpyAppender(folder / f"{name}.npy", dtype)
+                       for name, dtype in ARRAYS.items()}
+        self.pieces: list[Piece] = []
+        self.rejected: list[Rejected] = []
+
+    def add(self, piece: ParsedPiece | Rejected, path: str, sha1: str,
+            stat: tuple[int | None, int | None], split: int) -> None:
+        """Append a parsed piece, or record the rejection of a file that cannot be used."""
+        if isinstance(piece, Rejected):
+            self.reject(path, piece.kind, piece.reason, sha1, stat)
+            return
+        row = np.zeros(1, PIECE_DTYPE)
+        tracks = piece.tracks.copy()
+        tracks["piece"] = len(self.pieces)
+        row["note_begin"] = self.arrays["notes"].append(piece.notes)
+        row["note_count"] = len(piece.notes)
+        tracks["note_begin"] += row["note_begin"]
+        row["track_begin"] = self.arrays["tracks"].append(tracks)
+        row["track_count"] = len(tracks)
+        for name in EVENTS:
+            events = getattr(piece, name)
+            row[f"{name}_begin"] = self.arrays[name].append(events)
+            row[f"{name}_count"] = len(events)
+        row["split"] = split
+        self.arrays["pieces"].append(row)
+        self.pieces.append(Piece(path=path, sha1=sha1, size=stat[0], mtime_ns=stat[1],
+                                 split=SPLITS[split], **piece.meta))
+
+    def reject(self, path: str, kind: str, reason: str, sha1: str | None = None,
+               stat: tuple[int | None, int | None] = (None, None)) -> None:
+        self.rejected.append(Rejected(path, kind, reason, sha1, *stat))
+
+    def finish(self, header: dict[str, Any]) -> None:
+        for appender in self.arrays.values():
+            appender.close()
+        index = {**header, "pieces": [_record(p) for p in self.pieces],
+                 "rejected": [_record(r) for r in self.rejected]}
+        _write_synced(self.folder / "index.json", json.dumps(index, separators=(",", ":")))
+        _write_synced(self.folder / "rejected.tsv", "path\treason\n" + "".join(
+            f"{_cell(r.path)}\t{_cell(r.reason)}\n" for r in self.rejected))
+
+
+def _record(item: Piece | Rejected) -> dict[str, Any]:
+    """The fields of a Piece or Rejected as a dict (shallow, faster than asdict)."""
+    return {f.name: getattr(item, f.name) for f in dataclasses.fields(item)}
+
+
+def _cell(text: str) -> str:
+    return " ".join(text.split("\t")).replace("\n", " ")
+
+
+def _write_synced(path: Path, text: str) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+@contextlib.contextmanager
+def _progress(total: int, enabled: bool) -> Iterator[Callable[[], None]]:
+    """A callable to count one parsed file: a tqdm bar on stderr, else a line a second."""
+    if not enabled or total == 0:
+        yield lambda: None
+        return
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        tqdm = None
+    if tqdm is not None:
+        with tqdm(total=total, unit="file", desc="parsing", file=sys.stderr) as bar:
+            yield bar.update
+        return
+    done, last = 0, time.monotonic()
+
+    def tick() -> None:
+        nonlocal done, last
+        done += 1
+        if done == total or time.monotonic() - last >= 1.0:
+            last = time.monotonic()
+            print(f"parsing: {done}/{total} files", file=sys.stderr, flush=True)
+
+    yield tick
