@@ -75,3 +75,15 @@ def test_help_documents_the_commands(argv, capsys):
         main(argv)
     assert exc.value.code == 0
     assert "info" in capsys.readouterr().out
+
+
+def test_a_closed_pipe_ends_quietly():
+    """``deepsym info many.mid | head -1``: no traceback when the reader goes away."""
+    files = [str(p) for p in sorted(SUITE.glob("*.mid"))] * 20
+    process = subprocess.Popen([sys.executable, "-m", "deepsym", "info", *files],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    process.stdout.readline()
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -107,6 +109,15 @@ def test_write_to_a_path_is_atomic(tmp_path):
     data = deepsym.write_midi(score, path)
     assert path.read_bytes() == data
     assert [p.name for p in tmp_path.iterdir()] == ["out.mid"]
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        deepsym.write_midi(Score(tracks=[Track(notes=[(0, 1, 60, 1)])]), tmp_path / "a.mid")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.mid").stat().st_mode) == 0o644
 
 
 @pytest.mark.parametrize("score, problem", [

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import struct
-import tempfile
 import warnings
 from pathlib import Path
 from typing import IO, NamedTuple
@@ -26,6 +25,7 @@ import numpy as np
 from deepsym._ext.layout import Problem
 from deepsym._kernels import smf
 from deepsym.errors import MidiError, MidiWarning
+from deepsym.fileio import write_atomic
 from deepsym.score import SMPTE_FPS, Score, Track
 
 Source = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes]
@@ -197,19 +197,8 @@ def write_midi(score: Score, target: str | os.PathLike | IO[bytes] | None = None
     if hasattr(target, "write"):
         target.write(data)
     else:
-        _write_atomic(Path(target), data)
+        write_atomic(target, data)
     return data
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _check(score: Score) -> None:
