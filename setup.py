@@ -1,12 +1,15 @@
 """Build the Cython kernels in src/deepsym/_ext (metadata lives in pyproject.toml).
 
+Packages: everything under src/, plus the top-level plugins/ folder installed as
+``deepsym_plugins`` (the built-in plugins).
+
 Set DEEPSYM_DEBUG_KERNELS=1 to build with bounds and wraparound checks on.
 """
 import os
 from pathlib import Path
 
 from Cython.Build import cythonize
-from setuptools import Extension, setup
+from setuptools import Extension, find_packages, setup
 
 DEBUG = os.environ.get("DEEPSYM_DEBUG_KERNELS") == "1"
 
@@ -28,4 +31,8 @@ extensions = [
     for path in sorted(Path("src/deepsym/_ext").glob("*.pyx"))
 ]
 
-setup(ext_modules=cythonize(extensions, compiler_directives=directives))
+setup(
+    packages=[*find_packages("src"), "deepsym_plugins"],
+    package_dir={"": "src", "deepsym_plugins": "plugins"},
+    ext_modules=cythonize(extensions, compiler_directives=directives),
+)

@@ -1,20 +1,24 @@
 """The ``deepsym`` command line: thin wrappers that parse arguments and call the library.
 
-Each command lives in its own module with ``add_parser(subparsers)`` and ``run(args)``.
+Each command lives in its own module with ``add_parser(subparsers)`` and ``run(args)``;
+plugins add theirs through the ``register_commands`` hook. A plugin that failed to load
+gets one warning line on stderr (``deepsym plugins`` shows it in full).
 A DeepsymError becomes one line on stderr and exit status 1; ``--debug`` shows the
 traceback instead.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 from deepsym import __version__
-from deepsym.cli import info
+from deepsym.cli import corpus, info, metrics, plagiarism, plot, plugins
 from deepsym.errors import DeepsymError
+from deepsym.plugins import manager
 
-COMMANDS = (info,)
+COMMANDS = (info, corpus, plugins, metrics, plot, plagiarism)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,12 +31,17 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for command in COMMANDS:
         command.add_parser(subparsers)
+    manager().add_commands(subparsers)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command != "plugins":
+        for failed in manager().failures():
+            print(f"deepsym: warning: plugin {failed.name!r} skipped ({failed.error}); "
+                  "see 'deepsym plugins'", file=sys.stderr)
     try:
         return args.run(args)
     except DeepsymError as exc:
@@ -43,3 +52,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("deepsym: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (``deepsym info *.mid | head``)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
