@@ -5,10 +5,10 @@ import wave
 
 import numpy as np
 import pytest
+from music21_corpus import real_midi_files
 
 from deepsym import DeepsymError, Score, Track, read_midi
 from deepsym.audio import synthesize, write_wav
-from music21_corpus import real_midi_files
 
 RATE = 22050
 
