@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import platform
 from functools import cache
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +133,7 @@ def report() -> dict[str, Any]:
     out: dict[str, Any] = {
         "python": platform.python_version(),
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
-        "versions": {d: _version(d) for d in ("deepsym", "rapidfuzz", "numpy")},
+        "versions": {d: midibench.version(d) for d in ("deepsym", "rapidfuzz", "numpy")},
         "ratio": "peer time / deepsym (lists) time, of the means and of the minima "
                  "(>1: deepsym faster; the minima are steadier on a shared machine)",
         **RESULTS,
@@ -146,13 +145,6 @@ def report() -> dict[str, Any]:
                 if ref.get(stat) and row.get(stat):
                     row[f"{stat[:-2]}_vs_deepsym"] = row[stat] / ref[stat]
     return out
-
-
-def _version(dist: str) -> str | None:
-    try:
-        return metadata.version(dist)
-    except metadata.PackageNotFoundError:
-        return None
 
 
 def write(path: Path = RESULTS_PATH) -> None:

@@ -230,7 +230,7 @@ def summary() -> dict[str, Any] | None:
         "generated": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "python": platform.python_version(),
         "machine": f"{platform.system()} {platform.machine()}, {os.cpu_count()} CPUs",
-        "versions": {lib: _version(lib) for lib in LIBRARIES},  # distribution = import name
+        "versions": {lib: version(lib) for lib in LIBRARIES},  # distribution = import name
         "corpus": RESULTS["corpus"],
         "ratio": "deepsym mean time / library mean time (>1: library faster)",
     }
@@ -246,7 +246,7 @@ def summary() -> dict[str, Any] | None:
     return out
 
 
-def _version(dist: str) -> str | None:
+def version(dist: str) -> str | None:
     try:
         return metadata.version(dist)
     except metadata.PackageNotFoundError:
