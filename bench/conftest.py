@@ -12,6 +12,7 @@ for _dir in (BENCH_DIR, BENCH_DIR.parent / "tests"):  # midibench; music21_corpu
         sys.path.insert(0, str(_dir))
 
 import midibench  # noqa: E402
+import rollbench  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -42,6 +43,7 @@ def symusic_scores(corpus: midibench.Corpus) -> list:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    rollbench.report(terminalreporter)
     report = midibench.summary()
     if report is None:
         return
