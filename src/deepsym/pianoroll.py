@@ -396,7 +396,7 @@ def _choice(name: str, value: str, choices: tuple[str, ...]) -> None:
 
 
 def _positive_int(name: str, value: object, minimum: int = 1) -> None:
-    if not isinstance(value, Integral) or isinstance(value, bool) or value < minimum:
+    if not _is_int(value) or value < minimum:
         raise PianorollError(f"{name} must be an integer >= {minimum}, not {value!r}")
 
 
@@ -412,13 +412,17 @@ def _resolution(resolution: object, unit: str) -> None:
                              f"not {resolution!r}")
 
 
+def _is_int(value: object) -> bool:
+    """An integer (numpy's too), not a bool; plain ints take the fast way."""
+    return type(value) is int or (isinstance(value, Integral) and not isinstance(value, bool))
+
+
 def _pitch_range(pitch_range: tuple[int, int]) -> tuple[int, int]:
     try:
         low, high = pitch_range
     except (TypeError, ValueError):
         low = high = None
-    if not (isinstance(low, Integral) and isinstance(high, Integral)
-            and 0 <= low < high <= 128):
+    if not (_is_int(low) and _is_int(high) and 0 <= low < high <= 128):
         raise PianorollError(f"pitch_range must be (low, high) with 0 <= low < high <= 128, "
                              f"not {pitch_range!r}")
     return int(low), int(high)
