@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from deepsym.data.corpus import BuildResult, Corpus, Rejected, build_corpus
+from deepsym.data.datasets import materialize
 from deepsym.data.splits import SPLITS
 from deepsym.data.stats import (
     PITCH_CLASSES,
@@ -36,8 +37,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description="Find .mid/.midi files in folders (recursively), files and glob patterns, "
                     "parse them on all cores and write the corpus folder atomically. Files "
                     "that cannot be used are listed with the reason in rejected.tsv.")
-    build.add_argument("sources", nargs="+", metavar="SRC",
+    build.add_argument("sources", nargs="*", metavar="SRC",
                        help="a folder, a MIDI file or a glob pattern (quote it)")
+    build.add_argument("--dataset", metavar="NAME", default=None,
+                       help="also the MIDI files of a registered dataset (jsb, folk, or a "
+                            "plugin's), written first into $DEEPSYM_DATA/NAME (default "
+                            "~/.cache/deepsym/datasets/NAME); no network needed")
     build.add_argument("-o", "--output", required=True, type=Path, metavar="CORPUS",
                        help="the corpus folder (created, or updated if it is a corpus)")
     build.add_argument("--seed", type=int, default=None,
@@ -62,7 +67,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run_build(args: argparse.Namespace) -> int:
     fractions = None if args.split is None else _fractions(args.split)
-    result = build_corpus(args.sources, args.output, seed=args.seed, fractions=fractions,
+    if not args.sources and args.dataset is None:
+        raise CorpusError("name the MIDI sources (SRC...) or a dataset (--dataset NAME)")
+    sources = [*args.sources, *([] if args.dataset is None else materialize(args.dataset))]
+    result = build_corpus(sources, args.output, seed=args.seed, fractions=fractions,
                           workers=args.workers,
                           progress=not args.quiet and sys.stderr.isatty())
     print(build_summary(result))
