@@ -27,13 +27,13 @@ from __future__ import annotations
 import os
 import re
 import sys
-import tempfile
 import warnings
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from deepsym.errors import DeepsymError, MissingExtraError
+from deepsym.fileio import write_atomic
 
 DATA_ENV = "DEEPSYM_DATA"
 JSB_VOICES = ("Soprano", "Alto", "Tenor", "Bass")
@@ -146,23 +146,12 @@ def _report(results: Iterable[tuple[Job, str | None]], total: int) -> None:
     with _progress(total, sys.stderr.isatty()) as tick:
         for (source, target, _), reason in results:
             if reason is not None:
-                _write_atomic(_skip_marker(target), f"{source}: {reason}\n".encode())
+                write_atomic(_skip_marker(target), f"{source}: {reason}\n".encode())
             tick()
 
 
 def _skip_marker(target: str) -> Path:
     return Path(target).with_suffix(SKIPPED)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _midi_bytes(stream) -> bytes:
@@ -200,7 +189,7 @@ def _write_chorale(job: Job) -> str | None:
         return f"music21 wrote {len(tracks)} tracks with notes, not 4"
     midi.tracks = [t.replace(name=name, channel=k)
                    for k, (t, name) in enumerate(zip(tracks, JSB_VOICES, strict=True))]
-    _write_atomic(Path(target), write_midi(midi))
+    write_atomic(Path(target), write_midi(midi))
     return None
 
 
@@ -222,8 +211,8 @@ def _write_tune(job: Job) -> str | None:
         data = abc_to_midi(abc)
     except DeepsymError as exc:
         return str(exc)
-    _write_atomic(Path(target).with_suffix(".abc"), abc.encode("utf-8"))
-    _write_atomic(Path(target), data)
+    write_atomic(Path(target).with_suffix(".abc"), abc.encode("utf-8"))
+    write_atomic(Path(target), data)
     return None
 
 
