@@ -3,13 +3,19 @@
 A Sampler wraps a trained model and the representation it was trained on. ``stream``
 yields the piece one representation step at a time (a token, a piano-roll frame, a
 bar), reading ``self.controls`` afresh at every step, so a caller (an interactive
-front end, a test) can change the temperature or the conditions mid-piece. ``sample``
-collects whole pieces and decodes them into Scores. torch is imported lazily.
+front end, a test) can change the temperature or the conditions mid-piece. ``generate``
+draws a batch of pieces side by side; ``sample`` and ``sample_seconds`` collect whole
+pieces and decode them into Scores.
+
+``IncrementalSampler`` serves every model that keeps a running state (RNNs): each new
+step costs one model step, never a recomputation of the prefix. torch is imported
+lazily.
 """
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +46,8 @@ class Controls:
 
 
 class Sampler(ABC):
-    """Base class of every sampler; subclasses implement ``stream``."""
+    """Base class of every sampler; subclasses implement ``stream`` (and may override
+    ``generate`` to draw a batch at once)."""
 
     def __init__(self, model: torch.nn.Module, representation: Representation,
                  controls: Controls | None = None, *, seed: int = 0,
@@ -57,10 +64,145 @@ class Sampler(ABC):
     def stream(self, steps: int, primer: Score | None = None) -> Iterator[Any]:
         """Yield ``steps`` new events (representation steps), continuing ``primer``."""
 
-    def sample(self, n: int, steps: int, primer: Score | None = None) -> list[Score]:
-        """``n`` pieces of ``steps`` new events each, decoded (the primer not included)."""
-        return [self.representation.decode(np.asarray(list(self.stream(steps, primer))))
-                for _ in range(n)]
+    def generate(self, n: int, steps: int, primer: Score | None = None
+                 ) -> Iterator[np.ndarray]:
+        """Yield ``steps`` arrays of shape ``(n, *event shape)``: step ``i`` of ``n``
+        pieces (here one stream after the other, then step by step)."""
+        pieces = [list(self.stream(steps, primer)) for _ in range(n)]
+        for i in range(steps):
+            yield np.stack([np.asarray(piece[i]) for piece in pieces])
+
+    def sample(self, n: int, steps: int, primer: Score | None = None, *,
+               with_primer: bool = False) -> list[Score]:
+        """``n`` pieces of ``steps`` new events each, decoded; ``with_primer``: the
+        primer's events first, so the pieces begin with the primer's notes."""
+        events = _stacked(self.generate(n, steps, primer), n)
+        return [self.representation.decode(row) for row in self._full(events, primer,
+                                                                      with_primer)]
+
+    def sample_seconds(self, n: int, seconds: float, primer: Score | None = None, *,
+                       with_primer: bool = False, max_steps: int = 100_000,
+                       check_every: int = 64) -> list[Score]:
+        """``n`` pieces of ``seconds`` each (cut there): steps are drawn until every
+        decoded piece lasts ``seconds`` (checked every ``check_every`` steps) or
+        ``max_steps`` are drawn, whichever comes first."""
+        if not seconds > 0:
+            raise DeepsymError(f"a length in seconds must be positive, not {seconds}")
+        drawn: list[np.ndarray] = []
+        scores: list[Score] = []
+        for event in self.generate(n, max_steps, primer):
+            drawn.append(event)
+            if len(drawn) % check_every == 0 or len(drawn) == max_steps:
+                events = self._full(_stacked(iter(drawn), n), primer, with_primer)
+                scores = [self.representation.decode(row) for row in events]
+                if min(s.duration_seconds for s in scores) >= seconds:
+                    break
+        return [score.slice_seconds(0, seconds) for score in scores]
+
+    def primer_events(self, primer: Score | None) -> np.ndarray | None:
+        """The primer encoded by the representation (None without a primer)."""
+        return None if primer is None else np.asarray(self.representation.encode(primer))
+
+    def _full(self, events: np.ndarray, primer: Score | None, with_primer: bool) -> np.ndarray:
+        prefix = self.primer_events(primer) if with_primer else None
+        if prefix is None or not len(prefix):
+            return events
+        prefix = np.broadcast_to(prefix.astype(events.dtype), (len(events), *prefix.shape))
+        return np.concatenate([prefix, events], axis=1)
+
+
+class IncrementalSampler(Sampler):
+    """A sampler for models that run step by step with a state, through two methods:
+
+    - ``model.start(batch)``: the input before the first event, ``(batch, 1, ...)``;
+    - ``model.step(inputs, state, condition)``: for ``inputs`` ``(batch, steps, ...)``
+      (events; ``state`` None at the start), the logits of each next event
+      ``(batch, steps, ...)`` and the state after the last input.
+
+    The primer's events go through the model once (after ``start``) to build the state;
+    then each new event costs one step. ``condition`` is ``(batch, condition_size)``
+    or None: the features in ``controls.conditions``, the others from the primer (when
+    given) or else the model's ``condition_mean`` (the training pieces' mean, when the
+    model keeps one). ``recompute=True`` is the slow reference that the tests and the
+    benchmark compare with: every step runs the whole prefix again from no state.
+    Subclasses say how an event is drawn from its logits (``draw``).
+    """
+
+    def __init__(self, model: torch.nn.Module, representation: Representation,
+                 controls: Controls | None = None, *, seed: int = 0, device: str = "cpu",
+                 recompute: bool = False) -> None:
+        super().__init__(model, representation, controls, seed=seed, device=device)
+        self.recompute = recompute
+
+    @abstractmethod
+    def draw(self, logits: torch.Tensor) -> torch.Tensor:
+        """The next events ``(batch, ...)`` drawn from their logits ``(batch, ...)`` with
+        ``self.controls`` and ``self.rng``."""
+
+    def stream(self, steps: int, primer: Score | None = None) -> Iterator[Any]:
+        for events in self.generate(1, steps, primer):
+            yield events[0]
+
+    def generate(self, n: int, steps: int, primer: Score | None = None
+                 ) -> Iterator[np.ndarray]:
+        import torch
+
+        if n < 1:
+            raise DeepsymError(f"the number of pieces must be at least 1, not {n}")
+        events = self.primer_events(primer)
+        default = self._default_condition(primer)
+        with self._stepping():
+            prefix = self.model.start(n).to(self.device)
+            if events is not None and len(events):
+                primed = torch.as_tensor(events, device=self.device, dtype=prefix.dtype)
+                prefix = torch.cat([prefix, primed.expand(n, *primed.shape)], dim=1)
+            logits, state = self.model.step(prefix, None, self._condition(n, default))
+        for i in range(steps):
+            with self._stepping():
+                picks = self.draw(logits[:, -1])
+            yield picks.cpu().numpy()
+            if i + 1 == steps:
+                return
+            with self._stepping():
+                condition = self._condition(n, default)  # the controls, read afresh
+                if self.recompute:
+                    prefix = torch.cat([prefix, picks[:, None].to(prefix.dtype)], dim=1)
+                    logits, _ = self.model.step(prefix, None, condition)
+                else:
+                    logits, state = self.model.step(picks[:, None].to(prefix.dtype), state,
+                                                    condition)
+
+    @contextmanager
+    def _stepping(self) -> Iterator[None]:
+        """No gradients and, on the CPU, no oneDNN: its LSTM sets up a primitive on every
+        call, which for one step of a 3 x 512 stack costs several times the step."""
+        import torch
+
+        onednn = torch.backends.mkldnn.enabled
+        torch.backends.mkldnn.enabled = onednn and self.device.type != "cpu"
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            torch.backends.mkldnn.enabled = onednn
+
+    def _default_condition(self, primer: Score | None) -> np.ndarray | None:
+        if not self.representation.conditions:
+            return None
+        if primer is not None and primer.n_notes:
+            return self.representation.condition_vector(primer)
+        mean = getattr(self.model, "condition_mean", None)
+        return None if mean is None else mean.detach().cpu().numpy()
+
+    def _condition(self, n: int, default: np.ndarray | None) -> torch.Tensor | None:
+        import torch
+
+        from deepsym.sampling.conditions import assemble
+
+        if not self.representation.conditions and not self.controls.conditions:
+            return None
+        vector = assemble(self.representation.conditions, self.controls.conditions, default)
+        return torch.as_tensor(vector, device=self.device).expand(n, -1)
 
 
 def choose(logits: torch.Tensor, controls: Controls,
@@ -86,6 +228,38 @@ def choose(logits: torch.Tensor, controls: Controls,
     probabilities = torch.softmax(logits, dim=-1).reshape(-1, logits.shape[-1])
     picks = torch.multinomial(probabilities, 1, generator=generator)
     return picks.reshape(logits.shape[:-1])
+
+
+def choose_many(logits: torch.Tensor, controls: Controls,
+                generator: torch.Generator | None = None) -> torch.Tensor:
+    """Many-hot draws (e.g. the keys of a piano-roll frame): each of the last axis's
+    choices on (1.0) with probability ``sigmoid(logit / temperature)``, independently;
+    temperature 0 keeps those above one half. ``top_k`` keeps at most the k likeliest
+    choices on; ``top_p`` has no meaning for independent choices and is refused.
+    Same shape as ``logits``, float."""
+    import torch
+
+    _check(controls)
+    if controls.top_p is not None:
+        raise DeepsymError("top_p does not apply to many-hot (per-key) sampling; use "
+                           "temperature or top_k")
+    if controls.temperature == 0:
+        on = logits > 0
+    else:
+        chances = torch.sigmoid(logits / controls.temperature)
+        on = torch.rand(chances.shape, generator=generator, device=chances.device) < chances
+    if controls.top_k is not None and controls.top_k < logits.shape[-1]:
+        kth = torch.topk(logits, controls.top_k, dim=-1).values[..., -1:]
+        on &= logits >= kth
+    return on.to(logits.dtype)
+
+
+def _stacked(steps: Iterator[np.ndarray], n: int) -> np.ndarray:
+    """Per-step arrays ``(n, ...)`` as one array ``(n, steps, ...)``."""
+    drawn = list(steps)
+    if not drawn:
+        return np.empty((n, 0), np.int64)
+    return np.stack(drawn, axis=1)
 
 
 def _check(controls: Controls) -> None:

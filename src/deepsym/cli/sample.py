@@ -1,0 +1,158 @@
+"""``deepsym sample RUN -n 4 -o DIR``: new pieces from a trained run, as MIDI files."""
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from deepsym.errors import DeepsymError
+
+if TYPE_CHECKING:
+    from deepsym.sampling import Controls, Sampler
+
+LENGTH = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|seconds|tokens|steps)?\s*", re.IGNORECASE)
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "sample", help="generate MIDI files from a trained run",
+        description="Generate pieces with a trained run's model and write them as MIDI "
+                    "files (sample-01.mid, ...) into DIR, with piano-roll PNGs beside them "
+                    "with --plot. A conditional model can be steered with --key, --pitch "
+                    "and --density; features not given come from the primer, else from the "
+                    "mean of the training pieces.")
+    parser.add_argument("run_dir", type=Path, metavar="RUN",
+                        help="the folder 'deepsym train' wrote (or a checkpoint file)")
+    parser.add_argument("-n", "--count", type=_positive_int, default=4, metavar="N",
+                        help="how many pieces (default: 4)")
+    parser.add_argument("--length", type=parse_length, default=("seconds", 30.0),
+                        metavar="LENGTH",
+                        help="'30s': pieces of 30 seconds (the primer included), or "
+                             "'512tokens': 512 new representation steps (default: 30s)")
+    parser.add_argument("--temperature", type=float, default=1.0, metavar="T",
+                        help="divides the logits; must be > 0 (default: 1; see --greedy)")
+    parser.add_argument("--greedy", action="store_true",
+                        help="always take the most likely choice (overrides --temperature)")
+    parser.add_argument("--top-k", type=_positive_int, metavar="K",
+                        help="draw only among the K most likely choices")
+    parser.add_argument("--top-p", type=float, metavar="P",
+                        help="draw only among the most likely choices that make up P of the "
+                             "probability (0 < P <= 1)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--key", help="condition on a key, e.g. 'C major', 'F# minor'")
+    parser.add_argument("--pitch", help="condition on pitch height: high, low or a MIDI pitch")
+    parser.add_argument("--density", type=float, metavar="NOTES_PER_BEAT",
+                        help="condition on note density (note onsets per beat)")
+    parser.add_argument("--primer", type=Path, metavar="FILE.mid",
+                        help="continue this MIDI file (each piece begins with its notes)")
+    parser.add_argument("--plot", action="store_true",
+                        help="also write a piano-roll PNG per piece (needs matplotlib)")
+    parser.add_argument("--device", default=None,
+                        help="torch device (default: cuda when available, else cpu)")
+    parser.add_argument("-o", "--output", type=Path, required=True, metavar="DIR",
+                        help="folder for the pieces (created if missing)")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from deepsym.midi import read_midi, write_midi
+    from deepsym.sampling import Controls
+    from deepsym.sampling.conditions import requested
+
+    if not args.greedy and not args.temperature > 0:
+        raise DeepsymError(f"--temperature must be > 0, not {args.temperature} "
+                           "(use --greedy for always the most likely choice)")
+    if args.top_p is not None and not 0 < args.top_p <= 1:
+        raise DeepsymError(f"--top-p must be in (0, 1], not {args.top_p}")
+    conditions = requested(args.key, args.pitch, args.density)
+    primer = read_midi(args.primer) if args.primer is not None else None
+    if args.plot:
+        from deepsym.plot import require_matplotlib
+
+        require_matplotlib()
+    sampler = _sampler(args, Controls(0.0 if args.greedy else args.temperature,
+                                      args.top_k, args.top_p, conditions))
+    unit, amount = args.length
+    if unit == "seconds":
+        scores = sampler.sample_seconds(args.count, amount, primer, with_primer=True)
+        short = min(score.duration_seconds for score in scores)
+        if short < amount - 0.5:
+            print(f"deepsym: warning: the model stopped advancing time; the shortest piece "
+                  f"lasts {short:.1f} s of the {amount:g} s asked for", file=sys.stderr)
+    else:
+        scores = sampler.sample(args.count, int(amount), primer, with_primer=True)
+    _make_folder(args.output)
+    for i, score in enumerate(scores, 1):
+        path = args.output / f"sample-{i:02d}.mid"
+        write_midi(score, path)
+        print(path)
+        if args.plot:
+            from deepsym.plot import save_pianoroll
+
+            print(save_pianoroll(score, path.with_suffix(".png"), name=path.name))
+    return 0
+
+
+def _sampler(args: argparse.Namespace, controls: Controls) -> Sampler:
+    """The run's sampler, checked against the conditions asked for."""
+    from deepsym.sampling.run import load_sampler
+
+    device = args.device or _default_device()
+    sampler = load_sampler(args.run_dir, controls, seed=args.seed, device=device)
+    reads = sampler.representation.conditions
+    asked = sorted(controls.conditions)
+    if asked and not reads:
+        raise DeepsymError(f"the model of {args.run_dir} was trained without conditions, "
+                           f"so {_options(asked)} cannot steer it (train a conditional "
+                           "model, e.g. char-rnn-conditional)")
+    missing = [c for c in asked if c not in reads]
+    if missing:
+        raise DeepsymError(f"the model of {args.run_dir} reads only {', '.join(reads)}; "
+                           f"{_options(missing)} cannot steer it")
+    return sampler
+
+
+def parse_length(text: str) -> tuple[str, float]:
+    """``"30s"`` -> ``("seconds", 30.0)``; ``"512tokens"`` (or ``"512steps"``) ->
+    ``("tokens", 512)``."""
+    match = LENGTH.fullmatch(text)
+    if match is None or not match.group(2):
+        raise argparse.ArgumentTypeError(f"length must be like '30s' or '512tokens', "
+                                         f"not {text!r}")
+    amount, unit = float(match.group(1)), match.group(2).lower()
+    if unit in ("tokens", "steps"):
+        if amount != int(amount) or amount < 1:
+            raise argparse.ArgumentTypeError(f"a length in tokens must be a whole number "
+                                             f">= 1, not {match.group(1)}")
+        return "tokens", amount
+    if not amount > 0:
+        raise argparse.ArgumentTypeError(f"a length in seconds must be > 0, not {text!r}")
+    return "seconds", amount
+
+
+def _options(names: list[str]) -> str:
+    flags = {"pitch_classes": "--key", "mean_pitch": "--pitch", "density": "--density"}
+    return ", ".join(flags[n] for n in names)
+
+
+def _default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DeepsymError(f"{folder}: cannot create the output folder: "
+                           f"{exc.strerror or exc}") from None
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
