@@ -44,5 +44,10 @@ class ConfigError(DeepsymError, ValueError):
     does not fit one (unknown or missing field, wrong type)."""
 
 
+class CheckpointError(DeepsymError):
+    """A checkpoint that cannot be read, is not deepsym's, or belongs to another model or
+    config; the message names the file and what differs."""
+
+
 class MissingExtraError(DeepsymError, ImportError):
     """A feature needs packages that are not installed; the message says what to install."""

@@ -14,11 +14,24 @@ import sys
 from collections.abc import Sequence
 
 from deepsym import __version__
-from deepsym.cli import corpus, info, metrics, plagiarism, plot, plugins
+from deepsym.cli import (
+    corpus,
+    demo,
+    evaluate,
+    info,
+    metrics,
+    plagiarism,
+    plot,
+    plugins,
+    render,
+    sample,
+    train,
+)
 from deepsym.errors import DeepsymError
 from deepsym.plugins import manager
 
-COMMANDS = (info, corpus, plugins, metrics, plot, plagiarism)
+COMMANDS = (info, corpus, plugins, metrics, plot, plagiarism, evaluate, render, sample, train,
+            demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,21 +13,39 @@ optimizer. That covers the whole family without changes here:
 - Autoencoder (SeqAE): one update whose loss sums the reconstruction terms.
 - Freezing (C-RNN-GAN): a step returns None to skip its optimizer this time.
 
-The trainer owns its random generator (``self.rng``) and its place in the schedule, so
-``state_dict()`` / ``load_state_dict()`` resume a run exactly. torch is imported lazily.
+Every update is guarded: gradients are clipped to ``options.grad_clip``, and an update
+whose loss or gradient norm is not finite is skipped (no optimizer step, a warning);
+``options.bad_step_limit`` such updates in a row stop training with a DeepsymError. On
+CUDA with ``options.amp`` the steps run under autocast (float16) with a GradScaler. The
+optimizers (default: ``options.optimizer`` over all parameters) each get the learning
+rate schedule of the options, stepped once per round (one step of a phase) that uses it.
+
+The engine (``deepsym.training.engine``) drives a trainer round by round and reads its
+data through ``representation`` and ``dataset``; ``validation_loss`` is what early
+stopping watches. The trainer owns its random generator (``self.rng``) and its place in
+the schedule, so ``state_dict()`` / ``load_state_dict()`` resume a run exactly. torch is
+imported lazily.
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
+import math
+import sys
+import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from deepsym.errors import DeepsymError
+from deepsym.training.options import TrainOptions, build_optimizer, build_scheduler, options_for
 
 if TYPE_CHECKING:
     import torch
+
+    from deepsym.data.corpus import Corpus
+    from deepsym.representations.base import Representation
 
 
 @dataclass(frozen=True)
@@ -42,103 +60,247 @@ class Update:
 @dataclass(frozen=True)
 class Phase:
     """A stage of training (e.g. ``pretrain-generator``, ``adversarial``): ``steps``
-    rounds, each running ``updates`` in order."""
+    rounds, each running ``updates`` in order. ``steps=None``: until the run's budget
+    (``--steps``, ``--epochs``, ``--minutes``) ends it."""
 
     name: str
-    steps: int
+    steps: int | None
     updates: tuple[Update, ...]
 
 
 @dataclass(frozen=True)
 class UpdateLog:
-    """One optimizer update as it happened; ``loss`` is None when the step was skipped."""
+    """One optimizer update as it happened; ``loss`` is None when the step returned None
+    (no update). ``finite`` is False when the loss or the gradients were not finite and
+    the update was skipped; ``grad_norm`` is the global gradient norm before clipping."""
 
     phase: str
     step: int
     update: str
     loss: float | None
+    grad_norm: float | None = None
+    finite: bool = True
+
+
+GradientSync = Callable[[list["torch.Tensor"], "torch.Tensor"], "torch.Tensor"]
 
 
 class Trainer(ABC):
-    """Base class of every trainer: subclasses define the optimizers, the phases and the
-    step methods those phases name."""
+    """Base class of every trainer: subclasses define the phases and the step methods
+    those phases name (and the optimizers, when one over all parameters is not it)."""
 
     def __init__(self, model: torch.nn.Module, config: Any, *, seed: int = 0,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", options: TrainOptions | None = None,
+                 total_steps: int | None = None) -> None:
         import torch
 
         self.device = torch.device(device)
         self.model = model.to(self.device)
         self.config = config
+        self.options = options if options is not None else options_for(config)
+        self.total_steps = total_steps
         self.rng = torch.Generator().manual_seed(seed)
         self.optimizers = self.configure_optimizers()
+        self.schedulers = self.configure_schedulers()
+        amp = self.options.amp and self.device.type == "cuda"
+        self.scaler = torch.amp.GradScaler("cuda") if amp else None
         self.phase_index = 0
         self.phase_step = 0
+        self.bad_steps = 0  # updates in a row skipped for a non-finite loss or gradient
+        self.sync_gradients: GradientSync | None = None  # set for data-parallel training
+        self.warn: Callable[[str], None] = _warn
 
-    @abstractmethod
+    # -- what subclasses define ----------------------------------------------------------
+
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        """The optimizers by name, e.g. ``{"generator": ..., "critic": ...}``."""
+        """The optimizers by name, e.g. ``{"generator": ..., "critic": ...}``; by default
+        ``{"model": options.optimizer over every parameter}``."""
+        return {"model": build_optimizer(self.model.parameters(), self.options)}
+
+    def configure_schedulers(self) -> dict[str, torch.optim.lr_scheduler.LRScheduler]:
+        """The learning-rate schedulers by optimizer name (stepped once per round of a
+        phase that uses the optimizer); by default the options' schedule for every optimizer."""
+        return {name: build_scheduler(optimizer, self.options, self.planned_steps)
+                for name, optimizer in self.optimizers.items()}
+
+    def planned_steps(self) -> int | None:
+        """The rounds this training will run: ``total_steps`` (the engine sets it from
+        the budget), else the schedule's length (None when a phase is open-ended)."""
+        if self.total_steps is not None:
+            return self.total_steps
+        return schedule_length(self.phases())
 
     @abstractmethod
     def phases(self) -> list[Phase]:
         """The training schedule, in order."""
 
+    @classmethod
+    def representation(cls, config: Any, representation: type[Representation]
+                       ) -> Representation:
+        """The representation instance this model reads (default: the registered class
+        with its defaults; a conditional model passes its condition features)."""
+        return representation()
+
+    @classmethod
+    def dataset(cls, config: Any, corpus: Corpus, split: str, representation: Representation,
+                seed: int) -> tuple[Any, Callable[[list[Any]], Any]]:
+        """The map-style dataset of ``split`` and the function collating its items into
+        the batch the step methods read. Default: ``SequenceDataset`` crops of
+        ``config.sequence_length + 1`` steps (whole pieces without that field), random
+        windows for "train", and ``loaders.collate``'s padded dict."""
+        from deepsym.data.loaders import SequenceDataset, collate
+
+        length = getattr(config, "sequence_length", None)
+        data = SequenceDataset(corpus, representation, split,
+                               None if length is None else length + 1, seed=seed,
+                               random_crop=split == "train")
+        return data, collate
+
+    def validation_loss(self, batch: Any) -> torch.Tensor | None:
+        """The loss early stopping watches, on a batch of the valid split (run under
+        ``torch.no_grad`` with the model in eval mode). Default: the first update's step
+        of the last phase, which for an MLE trainer is its loss."""
+        return getattr(self, self.phases()[-1].updates[0].step)(batch)
+
+    # -- running -------------------------------------------------------------------------
+
     def fit(self, data: Iterable[Any], on_update: Callable[[UpdateLog], None] | None = None,
             rounds: int | None = None) -> None:
         """Run the schedule from where it stands; every update draws the next batch
         (``data`` is iterated again when it runs out). With ``rounds``, stop after that
-        many rounds (say, to save a checkpoint); ``fit`` again to go on."""
+        many rounds (say, to save a checkpoint); ``fit`` again to go on. A phase of
+        ``steps=None`` needs ``rounds``."""
         phases = self.phases()
-        self._check(phases)
+        self.check(phases)
         batches = _cycle(data)
-        budget = itertools.count() if rounds is None else iter(range(rounds))
         self.model.train()
-        for phase in phases[self.phase_index:]:
-            while self.phase_step < phase.steps:
-                if next(budget, None) is None:
-                    return
-                for update in phase.updates:
-                    for _ in range(update.repeat):
-                        loss = self.apply(update, _to(next(batches), self.device))
-                        if on_update is not None:
-                            on_update(UpdateLog(phase.name, self.phase_step, update.step, loss))
-                self.phase_step += 1
+        for _ in itertools.count() if rounds is None else range(rounds):
+            if self.finished(phases):
+                return
+            for log in self.run_round(phases, batches.__next__):
+                if on_update is not None:
+                    on_update(log)
+
+    def finished(self, phases: list[Phase]) -> bool:
+        """Whether the schedule has run to its end (skipping phases of zero steps)."""
+        while self.phase_index < len(phases) and \
+                phases[self.phase_index].steps is not None and \
+                self.phase_step >= phases[self.phase_index].steps:
             self.phase_index += 1
             self.phase_step = 0
+        return self.phase_index >= len(phases)
 
-    def apply(self, update: Update, batch: Any) -> float | None:
-        """One update: zero the optimizer's gradients, compute the loss, step."""
+    def run_round(self, phases: list[Phase], next_batch: Callable[[], Any]) -> list[UpdateLog]:
+        """One round of the current phase: its updates in order, each on the next batch,
+        then one step of the schedulers of the optimizers it used. Call ``finished``
+        first."""
+        phase = phases[self.phase_index]
+        logs = []
+        for update in phase.updates:
+            for _ in range(update.repeat):
+                loss, norm, finite = self.apply(update, to_device(next_batch(), self.device))
+                log = UpdateLog(phase.name, self.phase_step, update.step, loss, norm, finite)
+                self._count_bad(log)
+                logs.append(log)
+        with warnings.catch_warnings():  # a skipped first update is no scheduling mistake
+            warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step", UserWarning)
+            for name in dict.fromkeys(update.optimizer for update in phase.updates):
+                if name in self.schedulers:
+                    self.schedulers[name].step()
+        self.phase_step += 1
+        return logs
+
+    def apply(self, update: Update, batch: Any) -> tuple[float | None, float | None, bool]:
+        """One update: zero the optimizer's gradients, compute the loss, backward, (average
+        gradients over processes), clip, step. Returns ``(loss, grad_norm, finite)``; a
+        step returning None gives ``(None, None, True)`` and no update."""
         optimizer = self.optimizers[update.optimizer]
         optimizer.zero_grad(set_to_none=True)
-        loss = getattr(self, update.step)(batch)
+        with self.autocast():
+            loss = getattr(self, update.step)(batch)
         if loss is None:
-            return None
-        loss.backward()
-        optimizer.step()
-        return float(loss.detach())
+            return None, None, True
+        (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+        params = [p for group in optimizer.param_groups for p in group["params"]
+                  if p.grad is not None]
+        value = loss.detach().float()
+        if self.sync_gradients is not None:
+            value = self.sync_gradients([p.grad for p in params], value)
+        if self.scaler is not None:
+            self.scaler.unscale_(optimizer)
+        norm = _clip(params, self.options.grad_clip)
+        value_f, norm_f = float(value), float(norm)
+        # with a scaler, overflowing float16 gradients are its business (it skips the
+        # step and lowers the scale); only a non-finite loss counts as a bad step
+        finite = math.isfinite(value_f) and (self.scaler is not None or math.isfinite(norm_f))
+        if not finite:
+            optimizer.zero_grad(set_to_none=True)
+            if self.scaler is not None:
+                self.scaler.update()
+            return value_f, norm_f, False
+        if self.scaler is None:
+            optimizer.step()
+        else:
+            self.scaler.step(optimizer)
+            self.scaler.update()
+        return value_f, norm_f, True
+
+    def autocast(self) -> contextlib.AbstractContextManager[Any]:
+        """Mixed precision for the forward pass when the trainer has a GradScaler."""
+        import torch
+
+        if self.scaler is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.float16)
+
+    def _count_bad(self, log: UpdateLog) -> None:
+        if log.finite:
+            self.bad_steps = 0
+            return
+        self.bad_steps += 1
+        what = f"loss is {log.loss}" if not math.isfinite(log.loss or 0.0) else \
+            f"gradient norm is {log.grad_norm}"
+        where = f"step {log.step + 1} of phase {log.phase!r} ({log.update})"
+        if self.bad_steps >= self.options.bad_step_limit:
+            raise DeepsymError(
+                f"training stopped: {self.bad_steps} updates in a row had a non-finite "
+                f"loss or gradient (the last at {where}: {what}); lower the learning rate, "
+                "set grad_clip, or check the data for inf/nan values")
+        self.warn(f"{where}: {what}; update skipped, weights unchanged")
+
+    # -- state ---------------------------------------------------------------------------
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume: weights, optimizers, schedule position, rng."""
+        """Everything needed to resume: weights, optimizers, schedulers, the gradient
+        scaler, schedule position, rng."""
         return {"model": self.model.state_dict(),
                 "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
+                "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
+                "scaler": None if self.scaler is None else self.scaler.state_dict(),
                 "phase_index": self.phase_index, "phase_step": self.phase_step,
-                "rng": self.rng.get_state()}
+                "bad_steps": self.bad_steps, "rng": self.rng.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
-        unknown = sorted(set(state["optimizers"]) ^ set(self.optimizers))
-        if unknown:
-            raise DeepsymError(f"checkpoint optimizers {sorted(state['optimizers'])} do not "
-                               f"match this trainer's {sorted(self.optimizers)}")
+        _check_names("optimizers", state["optimizers"], self.optimizers)
         for name, optimizer in self.optimizers.items():
             optimizer.load_state_dict(state["optimizers"][name])
+        if "schedulers" in state:
+            _check_names("schedulers", state["schedulers"], self.schedulers)
+            for name, scheduler in self.schedulers.items():
+                scheduler.load_state_dict(state["schedulers"][name])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         self.phase_index = int(state["phase_index"])
         self.phase_step = int(state["phase_step"])
+        self.bad_steps = int(state.get("bad_steps", 0))
         self.rng.set_state(state["rng"])
 
-    def _check(self, phases: list[Phase]) -> None:
+    def check(self, phases: list[Phase]) -> None:
+        """DeepsymError naming the first mistake in the schedule (unknown optimizer or
+        step method, a repeat below 1, a phase without updates or with negative steps)."""
         for phase in phases:
-            if phase.steps < 0 or not phase.updates:
+            if (phase.steps is not None and phase.steps < 0) or not phase.updates:
                 raise DeepsymError(f"phase {phase.name!r} needs steps >= 0 and an update")
             for update in phase.updates:
                 if update.optimizer not in self.optimizers:
@@ -153,6 +315,35 @@ class Trainer(ABC):
                                        f"be at least 1, not {update.repeat}")
 
 
+def schedule_length(phases: list[Phase]) -> int | None:
+    """Rounds in the whole schedule; None when a phase runs until the budget ends."""
+    if any(phase.steps is None for phase in phases):
+        return None
+    return sum(phase.steps for phase in phases)  # type: ignore[misc]
+
+
+def _check_names(kind: str, saved: dict[str, Any], mine: dict[str, Any]) -> None:
+    if set(saved) != set(mine):
+        raise DeepsymError(f"checkpoint {kind} {sorted(saved)} do not match this "
+                           f"trainer's {sorted(mine)}")
+
+
+def _clip(params: list[torch.nn.Parameter], max_norm: float | None) -> torch.Tensor:
+    """The global norm of the gradients, which are scaled down to ``max_norm`` if given."""
+    import torch
+
+    if not params:
+        return torch.zeros(())
+    if max_norm is not None:
+        return torch.nn.utils.clip_grad_norm_(params, max_norm)
+    norms = torch.stack([torch.linalg.vector_norm(p.grad.detach()) for p in params])
+    return torch.linalg.vector_norm(norms)
+
+
+def _warn(message: str) -> None:
+    print(f"deepsym: warning: {message}", file=sys.stderr, flush=True)
+
+
 def _cycle(data: Iterable[Any]) -> Iterator[Any]:
     """The batches of ``data`` over and over (re-iterating it, so loaders reshuffle)."""
     for epoch in itertools.count():
@@ -165,12 +356,12 @@ def _cycle(data: Iterable[Any]) -> Iterator[Any]:
                                + (f" in epoch {epoch + 1}" if epoch else ""))
 
 
-def _to(batch: Any, device: torch.device) -> Any:
+def to_device(batch: Any, device: torch.device) -> Any:
     """``batch`` with every tensor in it (nested in tuples, lists, dicts) on ``device``."""
     if hasattr(batch, "to") and hasattr(batch, "device"):
-        return batch.to(device)
+        return batch.to(device, non_blocking=True)
     if isinstance(batch, tuple | list):
-        return type(batch)(_to(b, device) for b in batch)
+        return type(batch)(to_device(b, device) for b in batch)
     if isinstance(batch, dict):
-        return {k: _to(v, device) for k, v in batch.items()}
+        return {k: to_device(v, device) for k, v in batch.items()}
     return batch

@@ -1,0 +1,169 @@
+"""Checkpoints: everything a run needs to go on exactly, saved atomically, loaded as data.
+
+A checkpoint is one ``torch.save`` file of plain containers and tensors, so it loads with
+``torch.load(weights_only=True)`` (no code runs). It holds the model's registered name,
+its config and the training options (as JSON dicts), the trainer's state (weights,
+optimizers, schedulers, gradient scaler, schedule position, its generator), the global
+random states (Python, numpy, torch, CUDA), the step, the data position (epoch and the
+next batch's index in the epoch's seeded order), the early-stopping state and the
+training time so far. Files are replaced atomically: a reader (or a killed writer)
+leaves the previous checkpoint or the new one, never a part.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from deepsym.errors import CheckpointError, ConfigError
+from deepsym.fileio import write_atomic
+from deepsym.modeling import from_dict
+
+if TYPE_CHECKING:
+    import torch
+
+FORMAT = "deepsym-checkpoint"
+VERSION = 1
+LAST, BEST = "last.pt", "best.pt"
+
+
+def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
+    """Write ``state`` (see ``checkpoint_state``) to ``path`` atomically."""
+    import torch
+
+    return write_atomic(path, lambda out: torch.save({"format": FORMAT, "version": VERSION,
+                                                     **state}, out))
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A checkpoint's contents, loaded without executing code (tensors on the CPU)."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # unpickling errors come in many types
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: not a readable checkpoint ({reason[:200]})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not a deepsym checkpoint")
+    if state.get("version") != VERSION:
+        raise CheckpointError(f"{path}: checkpoint format version {state.get('version')}, "
+                              f"this deepsym reads version {VERSION}")
+    return state
+
+
+def check_checkpoint(state: dict[str, Any], path: str | Path, model: str,
+                     config: dict[str, Any], options: dict[str, Any] | None = None) -> None:
+    """CheckpointError naming ``path`` and each difference unless the checkpoint is of
+    ``model`` with ``config`` (and ``options``, when given)."""
+    if state["model"] != model:
+        raise CheckpointError(f"{path}: a checkpoint of model {state['model']!r}, "
+                              f"not {model!r}")
+    differences = _differences("config", state["config"], config)
+    if options is not None:
+        differences += _differences("option", state["options"], options)
+    if differences:
+        shown = "; ".join(differences[:5]) + ("; ..." if len(differences) > 5 else "")
+        raise CheckpointError(f"{path}: a checkpoint of model {model!r} with another "
+                              f"config: {shown}")
+
+
+def _differences(kind: str, saved: dict[str, Any], mine: dict[str, Any]) -> list[str]:
+    return [f"{kind} {key} is {saved.get(key, '(absent)')!r} there, "
+            f"{mine.get(key, '(absent)')!r} here"
+            for key in sorted(set(saved) | set(mine)) if saved.get(key) != mine.get(key)]
+
+
+# -- random states ---------------------------------------------------------------------------
+
+
+def rng_state() -> dict[str, Any]:
+    """The global random states: Python's, numpy's, torch's and each CUDA device's."""
+    import torch
+
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    cuda = torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else []
+    return {"python": random.getstate(),
+            "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)),
+                      "pos": int(pos), "has_gauss": int(has_gauss), "gauss": float(gauss)},
+            "torch": torch.get_rng_state(), "cuda": cuda}
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what ``rng_state`` captured (CUDA states only where CUDA is in use)."""
+    import torch
+
+    version, internal, gauss_next = state["python"]
+    random.setstate((version, tuple(internal), gauss_next))
+    numpy = state["numpy"]
+    np.random.set_state((numpy["kind"], numpy["keys"].numpy().astype(np.uint32), numpy["pos"],
+                         numpy["has_gauss"], numpy["gauss"]))
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+# -- trained models --------------------------------------------------------------------------
+
+
+@dataclass
+class Trained:
+    """A trained model rebuilt from a checkpoint: its registered name, spec, config,
+    module (in eval mode) and the step it was saved at."""
+
+    name: str
+    spec: Any
+    config: Any
+    model: torch.nn.Module
+    step: int
+    path: Path
+
+
+def checkpoint_path(run_or_file: str | Path) -> Path:
+    """A checkpoint file, or the best (else the last) checkpoint of a run folder."""
+    path = Path(run_or_file)
+    if path.is_dir():
+        for name in (BEST, LAST):
+            if (path / "checkpoints" / name).is_file():
+                return path / "checkpoints" / name
+        raise CheckpointError(f"{path}: no checkpoints/{LAST} (is it a deepsym train run?)")
+    return path
+
+
+def load_trained(run_or_file: str | Path, device: str = "cpu") -> Trained:
+    """The model of a run folder (its best checkpoint, else its last) or a checkpoint
+    file, rebuilt through the plugin registry from the config it was trained with."""
+    from deepsym.plugins import manager
+
+    path = checkpoint_path(run_or_file)
+    state = load_checkpoint(path)
+    spec = manager().models.get(state["model"])
+    try:
+        config = from_dict(spec.config_class(), state["config"])
+    except ConfigError as exc:
+        raise CheckpointError(f"{path}: its config does not fit model {spec.name!r} as "
+                              f"installed now ({exc})") from None
+    model = spec.build(config)
+    load_weights(model, state["trainer"]["model"], path)
+    return Trained(spec.name, spec, config, model.to(device).eval(), int(state["step"]), path)
+
+
+def load_weights(model: torch.nn.Module, weights: dict[str, Any], path: str | Path) -> None:
+    """``model.load_state_dict(weights)``, or CheckpointError naming what does not fit."""
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as exc:
+        detail = " ".join(str(exc).split())
+        raise CheckpointError(f"{path}: the weights do not fit the model "
+                              f"({detail[:300]})") from None
+
+
+__all__ = ["BEST", "LAST", "Trained", "check_checkpoint", "checkpoint_path",
+           "load_checkpoint", "load_trained", "load_weights", "rng_state", "save_checkpoint",
+           "set_rng_state"]
