@@ -81,6 +81,21 @@ def example() -> Iterator[PluginManager]:
         sys.path.remove(str(EXAMPLE / "src"))
 
 
+def test_deepsym_train_runs_the_example_model(example, tmp_path):
+    """The engine behind ``deepsym train`` drives a third-party trainer unchanged."""
+    from deepsym.data import build_corpus
+    from deepsym.training.engine import Budget, train
+
+    for tune in folk_tunes(24):
+        shutil.copy(tune, tmp_path / tune.name)
+    build_corpus([tmp_path], tmp_path / "corpus")
+    result = train("tiny-melody", tmp_path / "corpus", tmp_path / "run", budget=Budget(steps=30),
+                   settings={"batch_size": 4}, tensorboard=False)
+    rows = (tmp_path / "run" / "log.csv").read_text().splitlines()
+    assert result.step == 30 and len(rows) > 2
+    assert (tmp_path / "run" / "checkpoints" / "last.pt").exists()
+
+
 @pytest.mark.parametrize("index", range(12), ids=lambda i: f"folk-{i:03d}")
 def test_melody_tokens_round_trip_real_tunes(example, index):
     from deepsym_example.melody import FIRST_PITCH, HOLD, REST, top_line

@@ -39,6 +39,12 @@ class MelodyTrainer(Trainer):
     def phases(self) -> list[Phase]:
         return [Phase("mle", self.config.steps, (Update("mle_step", "model"),))]
 
-    def mle_step(self, batch: torch.Tensor) -> torch.Tensor:
-        logits, _ = self.model(batch[:, :-1])
-        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
+    def mle_step(self, batch: torch.Tensor | dict[str, torch.Tensor]) -> torch.Tensor:
+        """Mean cross-entropy of every next token. ``batch``: token windows, or the padded
+        dict ``deepsym train`` collates (``x`` and ``mask``; padding is not scored)."""
+        tokens = batch["x"] if isinstance(batch, dict) else batch
+        targets = tokens[:, 1:]
+        if isinstance(batch, dict):
+            targets = targets.masked_fill(~batch["mask"][:, 1:], -100)  # ignored
+        logits, _ = self.model(tokens[:, :-1])
+        return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
