@@ -483,3 +483,14 @@ def test_to_seconds_sums_mido_tick2second_through_tempo_changes():
         assert score.to_seconds(now) == pytest.approx(elapsed, abs=1e-9)
     assert elapsed == pytest.approx(0.5 * 100 / 120 + 0.25 * 150 / 120 + 1.2 * 80 / 120
                                     + 0.333333 * 70 / 120)
+
+
+def test_threads_reading_at_once_get_what_one_thread_gets():
+    """The reader keeps one set of buffers between calls; threads must not share it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    data = [p.read_bytes() for p in real_midi_files()[:120]] * 3
+    alone = [deepsym.read_midi(d) for d in data]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(deepsym.read_midi, data))
+    assert all(a == b for a, b in zip(alone, together, strict=True))

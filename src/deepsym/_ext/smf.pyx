@@ -11,7 +11,7 @@ from cpython.bytes cimport PyBytes_AS_STRING
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t
-from libc.stdlib cimport free, realloc
+from libc.stdlib cimport calloc, free, realloc
 from libc.string cimport memcpy, memset
 
 import numpy as np
@@ -592,21 +592,74 @@ cdef int64_t end_tick(Buf* chunks) noexcept nogil:
     return end
 
 
-cdef void release(State* st) noexcept nogil:
-    free(st.notes.data)
-    free(st.controls.data)
-    free(st.bends.data)
-    free(st.tracks.data)
-    free(st.tempos.data)
-    free(st.timesigs.data)
-    free(st.keysigs.data)
-    free(st.texts.data)
-    free(st.chunks.data)
-    free(st.problems.data)
-    free(st.raw_notes.data)
-    free(st.raw_controls.data)
-    free(st.raw_bends.data)
-    free(st.order.data)
+# One parser state kept between calls, so that its buffers are allocated (and their pages
+# touched) once rather than per file. Taken and given back with the GIL held; a call that
+# finds it taken (another thread parsing) gets a state of its own.
+cdef State _kept
+cdef bint _kept_busy = False
+memset(&_kept, 0, sizeof(State))
+cdef enum:
+    KEEP_BYTES = 1 << 24  # buffers grown past this are freed after the call
+
+
+cdef State* take_state():
+    """A parser state with empty buffers and no open notes (NULL without memory)."""
+    global _kept_busy
+    cdef State* st
+    cdef Buf* all_buffers[14]
+    cdef int i
+    if not _kept_busy:
+        _kept_busy = True
+        st = &_kept
+    else:
+        st = <State*> calloc(1, sizeof(State))
+        if st == NULL:
+            return NULL
+    fill_buffers(st, all_buffers)
+    for i in range(14):
+        all_buffers[i].size = 0
+    st.stop = st.no_memory = st.strict = False
+    memset(st.head, 0xFF, sizeof(st.head))
+    memset(st.tail, 0xFF, sizeof(st.tail))
+    memset(st.program, 0xFF, sizeof(st.program))
+    return st
+
+
+cdef void fill_buffers(State* st, Buf** out) noexcept nogil:
+    """The 14 buffers of ``st``, in ``out``."""
+    out[0] = &st.notes
+    out[1] = &st.controls
+    out[2] = &st.bends
+    out[3] = &st.tracks
+    out[4] = &st.tempos
+    out[5] = &st.timesigs
+    out[6] = &st.keysigs
+    out[7] = &st.texts
+    out[8] = &st.chunks
+    out[9] = &st.problems
+    out[10] = &st.raw_notes
+    out[11] = &st.raw_controls
+    out[12] = &st.raw_bends
+    out[13] = &st.order
+
+
+cdef void give_back_state(State* st):
+    """Free the buffers of a state of its own, or the kept state's oversized ones."""
+    global _kept_busy
+    cdef Buf* b
+    cdef int i
+    cdef Buf* all_buffers[14]
+    fill_buffers(st, all_buffers)
+    for i in range(14):
+        b = all_buffers[i]
+        if st != &_kept or b.cap > KEEP_BYTES:
+            free(b.data)
+            b.data = NULL
+            b.cap = 0
+    if st == &_kept:
+        _kept_busy = False
+    else:
+        free(st)
 
 
 cdef str decode(const uint8_t* p, int64_t n):
@@ -662,20 +715,18 @@ def parse_tracks(bytes data, Py_ssize_t pos, int fmt, bint strict) -> dict:
     (first tick, last tick) and ``problems`` (code, byte offset).
     In strict mode parsing stops at the first problem.
     """
-    cdef State st
     cdef Py_ssize_t size = len(data)
     cdef const uint8_t* buf = <const uint8_t*> PyBytes_AS_STRING(data)
     if not 0 <= pos <= size:
         raise ValueError(f"pos {pos} lies outside the {size} bytes of data")
-    memset(&st, 0, <size_t> (<char*> st.head - <char*> &st))  # all but the tables below
-    memset(st.head, 0xFF, sizeof(st.head))
-    memset(st.tail, 0xFF, sizeof(st.tail))
-    memset(st.program, 0xFF, sizeof(st.program))
+    cdef State* st = take_state()
+    if st == NULL:
+        raise MemoryError("out of memory while parsing MIDI data")
     st.strict = strict
     try:
         with nogil:
-            reserve_notes(&st, size)
-            walk_chunks(&st, buf, pos, size, fmt)
+            reserve_notes(st, size)
+            walk_chunks(st, buf, pos, size, fmt)
         if st.no_memory:
             raise MemoryError("out of memory while parsing MIDI data")
         texts, names = meta_texts(&st.texts, buf)
@@ -694,7 +745,7 @@ def parse_tracks(bytes data, Py_ssize_t pos, int fmt, bint strict) -> dict:
             "problems": table(&st.problems, 2),
         }
     finally:
-        release(&st)
+        give_back_state(st)
 
 
 def encode_chunk(const int64_t[::1] ticks, const uint8_t[::1] payload,
