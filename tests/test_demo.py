@@ -1,0 +1,114 @@
+"""``deepsym demo`` end to end, tiny: a real corpus, a few training steps of a small
+Char-RNN, then every promised file exists and is valid (MIDI, PNG, WAV, the report)."""
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import os
+import wave
+from pathlib import Path
+
+import matplotlib.image
+import numpy as np
+import pretty_midi
+import pytest
+from music21_corpus import real_midi_files
+
+from deepsym import read_midi
+from deepsym.cli import main
+from deepsym.data import build_corpus
+from deepsym.demo import CONDITIONS
+
+TINY = ["--steps", "3", "--seconds", "8", "--set", "hidden=24", "--set", "layers=1",
+        "--set", "embedding=16", "--set", "batch_size=4", "--set", "sequence_length=48"]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("demo") / "corpus"
+    build_corpus(real_midi_files()[:30], path, workers=1)
+    return path
+
+
+@pytest.fixture(scope="module")
+def demo(corpus, tmp_path_factory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("demo-run") / "out"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["demo", "--out", str(out), "--corpus", str(corpus), *TINY]) == 0
+    return out, printed.getvalue()
+
+
+def test_every_piece_has_valid_midi_png_and_wav(demo):
+    out, _ = demo
+    names = [name for name, _, _ in CONDITIONS]
+    assert sorted(p.name for p in (out / "pieces").iterdir()) == sorted(
+        f"{n}.{ext}" for n in names for ext in ("mid", "png", "wav"))
+    for name in names:
+        midi = out / "pieces" / f"{name}.mid"
+        score = read_midi(midi)
+        peer = pretty_midi.PrettyMIDI(str(midi))
+        assert score.n_notes == sum(len(i.notes) for i in peer.instruments) > 0
+        assert 0 < score.duration_seconds <= 8.0 + 1e-6
+
+        png = (out / "pieces" / f"{name}.png").read_bytes()
+        assert png.startswith(PNG_SIGNATURE)
+        image = matplotlib.image.imread(out / "pieces" / f"{name}.png")
+        assert image.shape[:2] == (500, 1200) and image.std() > 0.01  # a picture, not blank
+
+        with wave.open(str(out / "pieces" / f"{name}.wav")) as wav:
+            assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == \
+                (2, 2, 44100)
+            seconds = wav.getnframes() / 44100
+            frames = np.frombuffer(wav.readframes(wav.getnframes()), "<i2")
+        assert score.duration_seconds - 0.5 <= seconds <= score.duration_seconds + 3.0
+        assert np.abs(frames).max() > 10000  # normalized sound, not silence
+
+
+def test_the_report_shows_metrics_and_links_every_file(demo):
+    out, _ = demo
+    report = (out / "report.md").read_text()
+    assert report.startswith("# deepsym demo\n")
+    assert "| pitch_class_entropy |" in report and "held-out test split" in report
+    for name, label, _ in CONDITIONS:
+        assert f"### pieces/{name}.mid" in report and label in report
+        assert f"](pieces/{name}.png)" in report and f"](pieces/{name}.wav)" in report
+        assert (out / "pieces" / f"{name}.png").exists()  # the links resolve from the report
+    assert report.count("top matches:") == len(CONDITIONS)
+    assert "trained 3 steps" in report
+
+
+def test_it_prints_where_everything_is(demo):
+    out, printed = demo
+    assert f"the report: {out / 'report.md'}" in printed
+    assert str(out / "pieces") in printed and f"the trained model: {out / 'run'}" in printed
+    assert "[2/4] training char-rnn-conditional" in printed
+    assert (out / "run" / "config.json").is_file()
+
+
+def test_a_used_folder_is_refused_and_left_alone(demo, corpus, capsys):
+    out, _ = demo
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    assert main(["demo", "--out", str(out), "--corpus", str(corpus), *TINY]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "already exists and is not an empty folder" in err
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
+
+
+def test_a_missing_extra_is_named_before_any_work(tmp_path, corpus, capsys, monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "tinysoundfont" else real(name, *a))
+    assert main(["demo", "--out", str(tmp_path / "out"), "--corpus", str(corpus), *TINY]) == 1
+    err = capsys.readouterr().err
+    assert "audio" in err and "pip install 'deepsym[all]'" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_bad_options_are_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["demo", "--minutes", "0", "--out", str(tmp_path / "x")])
+    assert "must be positive" in capsys.readouterr().err
+    assert not os.path.exists(tmp_path / "x")
