@@ -232,7 +232,12 @@ def test_controls_changed_mid_stream_take_effect():
     with torch.no_grad():
         inputs = torch.cat([model.start(1), torch.tensor([tokens])], dim=1)
         logits, _ = model.step(inputs)
-    greedy = logits[0, :-1].argmax(-1).tolist()
+    grammar = s.representation.grammar(1)  # the sampler draws only what it allows
+    greedy = []
+    for step, token in zip(logits[0, :-1], tokens, strict=True):
+        allowed = torch.as_tensor(grammar.allowed()[0])
+        greedy.append(int(step.masked_fill(~allowed, float("-inf")).argmax()))
+        grammar.advance(np.array([token]))
     assert tokens[15:] == greedy[15:]
     assert tokens[:15] != greedy[:15]  # drawn at temperature 1 before the change
 
@@ -383,3 +388,37 @@ def test_a_folder_that_is_not_a_run_is_refused(tmp_path, capsys):
     code, out = sample_cli(tmp_path, tmp_path / "run")
     assert code == 1 and "is it a deepsym train run?" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_event_grammar_only_ends_sounding_notes_and_starts_silent_ones():
+    from deepsym.representations.events import NOTE_OFF, TIME_SHIFT, Events
+
+    grammar = Events().grammar(2)
+    grammar.advance(np.array([60, 64]))            # piece 0: C4 on; piece 1: E4 on
+    grammar.advance(np.array([NOTE_OFF + 60, TIME_SHIFT]))
+    allowed = grammar.allowed()
+    assert allowed[0, 60] and not allowed[0, NOTE_OFF + 60]      # C4 ended: may start again
+    assert not allowed[1, 64] and allowed[1, NOTE_OFF + 64]      # E4 sounds: may only end
+    assert allowed[:, NOTE_OFF:TIME_SHIFT].sum(axis=1).tolist() == [0, 1]
+    assert allowed[:, TIME_SHIFT:].all()
+
+
+def test_sampled_events_never_end_a_silent_note(chorale):
+    """An untrained model draws NOTE_OFFs everywhere; the grammar keeps only real ones."""
+    from deepsym.representations.events import NOTE_OFF, TIME_SHIFT
+
+    s = sampler("char-rnn", Controls(temperature=1.5), seed=2)
+    primer = chorale.slice(0, chorale.ticks_per_beat)
+    drawn = np.stack(list(s.generate(4, 400, primer)), 1)
+    offs = 0
+    for piece in drawn:
+        sounding = np.zeros(128, bool)
+        for token in np.concatenate([s.representation.encode(primer), piece]):
+            if NOTE_OFF <= token < TIME_SHIFT:
+                assert sounding[token - NOTE_OFF]
+                sounding[token - NOTE_OFF] = False
+                offs += 1
+            elif token < NOTE_OFF:
+                assert not sounding[token]
+                sounding[token] = True
+    assert offs > 20

@@ -1,6 +1,7 @@
 """Representations: how a Score becomes the array a model reads, and back."""
 from deepsym.representations.base import (
     CONDITIONS,
+    Grammar,
     Representation,
     RepresentationSpec,
     mean_pitch,
@@ -10,6 +11,7 @@ from deepsym.representations.base import (
 
 __all__ = [
     "CONDITIONS",
+    "Grammar",
     "Representation",
     "RepresentationSpec",
     "mean_pitch",

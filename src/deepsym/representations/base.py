@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, Protocol
 
 import numpy as np
 
@@ -86,6 +86,16 @@ CONDITIONS: dict[str, tuple[Callable[[Score], np.ndarray], int]] = {
 }
 
 
+class Grammar(Protocol):
+    """The rules of ``n`` token sequences being generated, followed token by token."""
+
+    def allowed(self) -> np.ndarray:
+        """Which tokens may come next in each sequence: bool ``(n, vocab_size)``."""
+
+    def advance(self, tokens: np.ndarray) -> None:
+        """Take the next token of each sequence, ``(n,)`` ints."""
+
+
 class Representation(ABC):
     """Base class of every representation; subclasses set ``name`` and implement
     ``spec``, ``encode`` and ``decode``.
@@ -119,6 +129,12 @@ class Representation(ABC):
     @abstractmethod
     def decode(self, array: np.ndarray) -> Score:
         """A Score from an array shaped like ``encode``'s output."""
+
+    def grammar(self, n: int) -> Grammar | None:
+        """For discrete representations whose token sequences have rules (a note can only
+        end while it sounds): a Grammar over ``n`` sequences that a sampler asks which
+        tokens may come next. Default: None, every token always may."""
+        return None
 
     def condition_vector(self, score: Score) -> np.ndarray:
         """The chosen condition features of ``score``, shape ``(condition_size,)``."""

@@ -229,3 +229,29 @@ class Events(Representation):
 
     def decode(self, array: np.ndarray) -> Score:
         return from_events(array, **self.options)
+
+    def grammar(self, n: int) -> EventGrammar:
+        return EventGrammar(n, self.spec.vocab_size)
+
+
+class EventGrammar:
+    """Notes as a sampler may write them: NOTE_ON only for a pitch that is silent and
+    NOTE_OFF only for one that sounds (so no note is left sounding by an off aimed at
+    the wrong pitch); TIME_SHIFT and VELOCITY always."""
+
+    def __init__(self, n: int, vocab: int) -> None:
+        self.sounding = np.zeros((n, 128), bool)
+        self.vocab = vocab
+
+    def allowed(self) -> np.ndarray:
+        mask = np.ones((len(self.sounding), self.vocab), bool)
+        mask[:, NOTE_ON:NOTE_OFF] = ~self.sounding
+        mask[:, NOTE_OFF:TIME_SHIFT] = self.sounding
+        return mask
+
+    def advance(self, tokens: np.ndarray) -> None:
+        tokens = np.asarray(tokens)
+        rows = np.arange(len(tokens))
+        on, off = tokens < NOTE_OFF, (tokens >= NOTE_OFF) & (tokens < TIME_SHIFT)
+        self.sounding[rows[on], tokens[on] - NOTE_ON] = True
+        self.sounding[rows[off], tokens[off] - NOTE_OFF] = False

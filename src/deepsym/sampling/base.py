@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from deepsym.errors import DeepsymError
-from deepsym.representations.base import Representation
+from deepsym.representations.base import Grammar, Representation
 from deepsym.score import Score
 
 if TYPE_CHECKING:
@@ -151,6 +151,10 @@ class IncrementalSampler(Sampler):
             raise DeepsymError(f"the number of pieces must be at least 1, not {n}")
         events = self.primer_events(primer)
         default = self._default_condition(primer)
+        grammar = self.representation.grammar(n)
+        if grammar is not None and events is not None:
+            for token in events:
+                grammar.advance(np.full(n, token))
         with self._stepping():
             prefix = self.model.start(n).to(self.device)
             if events is not None and len(events):
@@ -159,7 +163,9 @@ class IncrementalSampler(Sampler):
             logits, state = self.model.step(prefix, None, self._condition(n, default))
         for i in range(steps):
             with self._stepping():
-                picks = self.draw(logits[:, -1])
+                picks = self.draw(_within(logits[:, -1], grammar))
+            if grammar is not None:
+                grammar.advance(picks.cpu().numpy())
             yield picks.cpu().numpy()
             if i + 1 == steps:
                 return
@@ -203,6 +209,16 @@ class IncrementalSampler(Sampler):
             return None
         vector = assemble(self.representation.conditions, self.controls.conditions, default)
         return torch.as_tensor(vector, device=self.device).expand(n, -1)
+
+
+def _within(logits: torch.Tensor, grammar: Grammar | None) -> torch.Tensor:
+    """``logits`` with the tokens the grammar does not allow next set to -inf."""
+    if grammar is None:
+        return logits
+    import torch
+
+    allowed = torch.as_tensor(grammar.allowed(), device=logits.device)
+    return logits.masked_fill(~allowed, float("-inf"))
 
 
 def choose(logits: torch.Tensor, controls: Controls,
