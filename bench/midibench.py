@@ -92,13 +92,18 @@ def timed(benchmark: Any, run: Callable[[], list[Any]], rounds: int) -> list[Any
 
     (pedantic itself would keep the previous round's results alive during the next
     round, doubling the memory in use; pretty_midi's results alone take about 2 GB.)
-    Between rounds, outside the timing, the old results are dropped and gc runs.
+    Between rounds, outside the timing, the old results are dropped, gc runs and the
+    objects still alive (pytest's, earlier benchmarks') are frozen out of the cyclic
+    collector, so that a round pays for collecting its own objects only, not for
+    walking whatever else this process happens to hold.
     """
     held: list[list[Any]] = []
 
     def setup() -> None:
         held.clear()
+        gc.unfreeze()
         gc.collect()
+        gc.freeze()
 
     def target() -> None:
         held.append(run())
