@@ -60,24 +60,29 @@ def read_midi(source: Source, *, strict: bool = False, name: str | None = None) 
     """
     data, source_name = _load(source)
     name = name or source_name
-    data, header = _unwrap(data, name, strict)
-    smf_data = data[header.base:] if header.base else data
-    raw = smf.parse_tracks(smf_data, header.offset - header.base, header.format, strict)
-    problems = [(Problem(code).message, header.base + offset)
-                for code, offset in raw["problems"]]
-    if 0 < len(raw["chunks"]) < header.n_tracks:
-        problems.append((f"the header declares {header.n_tracks} track chunks but the file "
-                         f"holds {len(raw['chunks'])}", len(data)))
-    if problems:
-        message, offset = problems[0]
-        if strict:
-            raise MidiError(message, name, offset)
-        more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
-        warnings.warn(f"{name}: {message} at byte {offset}{more}; kept what could be read",
-                      MidiWarning, stacklevel=2)
-    if len(raw["chunks"]) == 0:
-        raise MidiError("no MTrk track chunk", name, min(header.offset, len(data)))
-    return _score(raw, header.division)
+    data, (fmt, n_tracks, division, offset, base) = _unwrap(data, name, strict)
+    raw = smf.parse_tracks(data[base:] if base else data, offset - base, fmt, strict)
+    chunks = len(raw["chunks"])
+    if raw["problems"] or 0 < chunks < n_tracks:
+        _report(raw, chunks, n_tracks, base, len(data), name, strict)
+    if chunks == 0:
+        raise MidiError("no MTrk track chunk", name, min(offset, len(data)))
+    return _score(raw, division)
+
+
+def _report(raw: dict, chunks: int, n_tracks: int, base: int, size: int, name: str,
+            strict: bool) -> None:
+    """Raise the first problem the kernel met (strict) or warn once about them all."""
+    problems = [(Problem(code).message, base + at) for code, at in raw["problems"]]
+    if 0 < chunks < n_tracks:
+        problems.append((f"the header declares {n_tracks} track chunks but the file "
+                         f"holds {chunks}", size))
+    message, offset = problems[0]
+    if strict:
+        raise MidiError(message, name, offset)
+    more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+    warnings.warn(f"{name}: {message} at byte {offset}{more}; kept what could be read",
+                  MidiWarning, stacklevel=3)
 
 
 def read_header(data: bytes, name: str = "<bytes>", strict: bool = False) -> Header:
