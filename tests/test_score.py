@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+import deepsym
 from deepsym import Score, Track
 from deepsym.score import sort_notes
 
@@ -140,3 +141,23 @@ def test_empty_score_is_well_defined():
     assert score.n_notes == 0
     assert score.resample(4).n_notes == 0
     assert score.merge_tracks().tracks == []
+
+
+def test_texts_of_a_read_file_are_decoded_on_first_use(tmp_path):
+    import pickle
+
+    score = Score(ticks_per_beat=480, tracks=[Track(notes=[(0, 480, 60, 90)])],
+                  texts=[(0, "title"), (960, "verse")], lyrics=[(0, "Ky"), (480, "ri\u00e9")],
+                  markers=[(1920, "end")])
+    data = deepsym.write_midi(score)
+    read = deepsym.read_midi(data)
+    assert "texts" not in read.__dict__  # not decoded yet
+    assert read.end_tick == 1920  # the texts' ticks count without decoding them
+    assert "texts" not in read.__dict__
+    again = pickle.loads(pickle.dumps(read))
+    assert read.lyrics == [(0, "Ky"), (480, "ri\u00e9")]
+    assert (read.texts, read.markers) == ([(0, "title"), (960, "verse")], [(1920, "end")])
+    assert again == read
+    mine = deepsym.read_midi(data)
+    mine.lyrics = [(0, "mine")]  # set before any text was decoded: kept
+    assert mine.texts == [(0, "title"), (960, "verse")] and mine.lyrics == [(0, "mine")]

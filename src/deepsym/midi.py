@@ -149,7 +149,7 @@ def _riff_data(data: bytes, name: str) -> tuple[int, int]:
 
 
 def _score(raw: dict, division: int) -> Score:
-    texts, names = raw["texts"], raw["names"]
+    names = raw["names"]
     notes, controls, bends = raw["notes"], raw["controls"], raw["bends"]
     no_controls, no_bends = controls[:0], bends[:0]
     tracks = [
@@ -166,8 +166,7 @@ def _score(raw: dict, division: int) -> Score:
         smpte = (256 - (division >> 8), division & 0xFF)
         ticks_per_beat = max(1, round(SMPTE_FPS.get(smpte[0], smpte[0]) * smpte[1] / 2))
     return Score.from_arrays(ticks_per_beat, tracks, raw["tempos"], raw["time_signatures"],
-                             raw["key_signatures"], texts[TEXT], texts[LYRIC], texts[MARKER],
-                             smpte, raw["end"])
+                             raw["key_signatures"], raw["texts"], smpte, raw["end"])
 
 
 # -- writing ----------------------------------------------------------------------------

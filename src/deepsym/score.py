@@ -138,20 +138,26 @@ class Score:
     @classmethod
     def from_arrays(cls, ticks_per_beat: int, tracks: list[Track], tempos: np.ndarray,
                     time_signatures: np.ndarray, key_signatures: np.ndarray,
-                    texts: list[tuple[int, str]], lyrics: list[tuple[int, str]],
-                    markers: list[tuple[int, str]], smpte: tuple[int, int] | None,
+                    texts: tuple[np.ndarray, bytes], smpte: tuple[int, int] | None,
                     end_of_track: int) -> Score:
         """A Score around event arrays of the right dtypes, in file order (fast path).
 
+        ``texts`` are the text, lyric and marker events undecoded, as the reader kernel
+        gives them (rows of meta type, tick and length; their bytes): they are decoded
+        into ``texts``, ``lyrics`` and ``markers`` when one of those is first used.
         Only the tempo map and the signatures are sorted by tick; nothing is checked.
         """
         score = object.__new__(cls)
         score.__dict__ = {
             "ticks_per_beat": ticks_per_beat, "tracks": tracks, "tempos": _by_tick(tempos),
             "time_signatures": _by_tick(time_signatures),
-            "key_signatures": _by_tick(key_signatures), "texts": texts, "lyrics": lyrics,
-            "markers": markers, "smpte": smpte, "end_of_track": end_of_track,
+            "key_signatures": _by_tick(key_signatures), "smpte": smpte,
+            "end_of_track": end_of_track,
         }
+        if len(texts[0]):
+            score.__dict__[_ENCODED_TEXTS] = texts
+        else:
+            score.__dict__.update(texts=[], lyrics=[], markers=[])
         return score
 
     # -- time -------------------------------------------------------------------------
@@ -170,8 +176,10 @@ class Score:
         ends = [self.end_of_track] + [t.end_tick for t in self.tracks]
         ends += [int(a["tick"].max()) for a in (self.tempos, self.time_signatures,
                                                 self.key_signatures) if len(a)]
-        ends += [tick for events in (self.texts, self.lyrics, self.markers)
-                 for tick, _ in events[-1:]]
+        if _ENCODED_TEXTS in self.__dict__:  # not decoded yet: no need to
+            ends.append(int(self.__dict__[_ENCODED_TEXTS][0][:, 1].max()))
+        ends += [tick for name in _TEXT_FIELDS.values() if name in self.__dict__
+                 for tick, _ in self.__dict__[name][-1:]]
         return max(ends)
 
     @property
@@ -352,6 +360,49 @@ def _window(events: np.ndarray, start: int, end: int, carry: bool) -> np.ndarray
         held["tick"] = 0
         inside = np.concatenate([held, inside])
     return inside
+
+
+_ENCODED_TEXTS = "_encoded_texts"
+_TEXT_FIELDS = {0x01: "texts", 0x05: "lyrics", 0x06: "markers"}  # by meta event type
+
+
+class _DecodedOnUse:
+    """``Score.texts``, ``lyrics`` and ``markers`` of a score read from a file: decoded
+    from the file's bytes the first time one of them is used (most uses of a parsed
+    score never look at its lyrics). A value already set on the score is kept."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, score: Score | None, owner: type | None = None) -> Any:
+        if score is None:
+            return self
+        if _ENCODED_TEXTS not in score.__dict__:
+            raise AttributeError(self.name)
+        for name, events in decode_texts(*score.__dict__.pop(_ENCODED_TEXTS)).items():
+            score.__dict__.setdefault(name, events)
+        return score.__dict__[self.name]
+
+
+def decode_texts(rows: np.ndarray, data: bytes) -> dict[str, list[tuple[int, str]]]:
+    """Text meta events ``rows`` (meta type, tick, byte length; their bytes one after
+    another in ``data``) as (tick, text) lists by field name, each sorted by tick
+    (stably); a text is UTF-8 when valid, else Latin-1 (what old files use)."""
+    ends = np.cumsum(rows[:, 2])
+    starts = ends - rows[:, 2]
+    out: dict[str, list[tuple[int, str]]] = {name: [] for name in _TEXT_FIELDS.values()}
+    for i in np.lexsort((np.arange(len(rows)), rows[:, 1])).tolist():
+        raw = data[starts[i]:ends[i]]
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+        out[_TEXT_FIELDS[int(rows[i, 0])]].append((int(rows[i, 1]), text))
+    return out
+
+
+for _name in _TEXT_FIELDS.values():  # after @dataclass, which leaves these names free
+    setattr(Score, _name, _DecodedOnUse(_name))
 
 
 def _retimed_texts(texts: list[tuple[int, str]], q: Any) -> list[tuple[int, str]]:

@@ -7,7 +7,7 @@ body of one track chunk from sorted ticks and pre-built message bytes.
 ``smf_py.py`` is the plain-Python twin with the same API; the tests compare both.
 """
 from cpython.bytearray cimport PyByteArray_FromStringAndSize
-from cpython.bytes cimport PyBytes_AS_STRING
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t
@@ -671,35 +671,44 @@ cdef str decode(const uint8_t* p, int64_t n):
 
 
 cdef tuple meta_texts(Buf* b, const uint8_t* buf):
-    """({meta type: [(tick, text)]} for texts, lyrics and markers, {(chunk, type): name}).
+    """Texts, lyrics and markers undecoded, and the track and instrument names.
 
-    Each list of texts is sorted by tick, stably (file order among equal ticks).
+    Returns ``(rows, blob, names)``: ``rows`` an int64 array ``(m, 3)`` of (meta type,
+    tick, length) in file order, ``blob`` their bytes one after another, and ``names``
+    a dict from (chunk, meta type 3 or 4) to the chunk's first such name, decoded.
     """
     cdef const int64_t* v = <int64_t*> b.data
-    cdef Py_ssize_t i
+    cdef Py_ssize_t i, m = 0, size = 0
     cdef int64_t mtype
-    cdef int64_t last[7]
-    cdef bint unsorted[7]
-    cdef dict texts = {TEXT: [], LYRIC: [], MARKER: []}
     cdef dict names = {}
-    memset(last, 0, sizeof(last))
-    memset(unsorted, 0, sizeof(unsorted))
     for i in range(rows(b, 5)):
         mtype = v[i * 5 + 2]
         if mtype == TEXT or mtype == LYRIC or mtype == MARKER:
-            texts[mtype].append((v[i * 5 + 1], decode(buf + v[i * 5 + 3], v[i * 5 + 4])))
-            unsorted[mtype] |= v[i * 5 + 1] < last[mtype]
-            last[mtype] = v[i * 5 + 1]
+            m += 1
+            size += v[i * 5 + 4]
         elif (mtype == TRACK_NAME or mtype == INSTRUMENT) and (v[i * 5], mtype) not in names:
             names[v[i * 5], mtype] = decode(buf + v[i * 5 + 3], v[i * 5 + 4])
-    for mtype in (TEXT, LYRIC, MARKER):
-        if unsorted[mtype]:
-            texts[mtype].sort(key=_tick)
-    return texts, names
+    if m == 0:
+        return _NO_TEXTS, b"", names
+    table = np.empty((m, 3), np.int64)
+    blob = PyBytes_FromStringAndSize(NULL, size)
+    cdef int64_t[:, ::1] out = table
+    cdef char* into = PyBytes_AS_STRING(blob)
+    m = 0
+    for i in range(rows(b, 5)):
+        mtype = v[i * 5 + 2]
+        if mtype == TEXT or mtype == LYRIC or mtype == MARKER:
+            out[m, 0] = mtype
+            out[m, 1] = v[i * 5 + 1]
+            out[m, 2] = v[i * 5 + 4]
+            memcpy(into, buf + v[i * 5 + 3], v[i * 5 + 4])
+            into += v[i * 5 + 4]
+            m += 1
+    return table, blob, names
 
 
-def _tick(event: tuple) -> int:
-    return event[0]
+_NO_TEXTS = np.empty((0, 3), np.int64)
+_NO_TEXTS.flags.writeable = False
 
 
 def parse_tracks(bytes data, Py_ssize_t pos, int fmt, bint strict) -> dict:
@@ -707,9 +716,9 @@ def parse_tracks(bytes data, Py_ssize_t pos, int fmt, bint strict) -> dict:
 
     Returns a dict of numpy arrays: ``notes`` (NOTE_DTYPE), ``controls``
     (CONTROL_DTYPE) and ``bends`` (BEND_DTYPE) grouped by track; ``tempos``, ``time_signatures`` and
-    ``key_signatures`` in file order (their dtypes in ``layout``); ``texts``, a dict
-    from meta type (1 text, 5 lyric, 6 marker) to lists of (tick, text) sorted by tick
-    (stably); ``names``, a dict from (chunk, meta type 3 or 4) to the chunk's first track
+    ``key_signatures`` in file order (their dtypes in ``layout``); ``texts``, the text,
+    lyric and marker events undecoded: a pair (int64 rows (meta type 1, 5 or 6, tick,
+    byte length) in file order, their bytes one after another); ``names``, a dict from (chunk, meta type 3 or 4) to the chunk's first track
     or instrument name; ``end``, the latest chunk's last event tick (0 without
     chunks); and lists of tuples ``tracks`` (TRACK_COLUMNS), ``chunks``
     (first tick, last tick) and ``problems`` (code, byte offset).
@@ -729,7 +738,7 @@ def parse_tracks(bytes data, Py_ssize_t pos, int fmt, bint strict) -> dict:
             walk_chunks(st, buf, pos, size, fmt)
         if st.no_memory:
             raise MemoryError("out of memory while parsing MIDI data")
-        texts, names = meta_texts(&st.texts, buf)
+        text_rows, text_bytes, names = meta_texts(&st.texts, buf)
         return {
             "notes": to_array(&st.notes, NOTE_DTYPE, sizeof(NoteT)),
             "controls": to_array(&st.controls, CONTROL_DTYPE, sizeof(ControlT)),
@@ -738,7 +747,7 @@ def parse_tracks(bytes data, Py_ssize_t pos, int fmt, bint strict) -> dict:
             "tempos": to_array(&st.tempos, TEMPO_DTYPE, sizeof(TempoT)),
             "time_signatures": to_array(&st.timesigs, TIME_SIGNATURE_DTYPE, sizeof(TimeSigT)),
             "key_signatures": to_array(&st.keysigs, KEY_SIGNATURE_DTYPE, sizeof(KeySigT)),
-            "texts": texts,
+            "texts": (text_rows, text_bytes),
             "names": names,
             "chunks": table(&st.chunks, 2),
             "end": end_tick(&st.chunks),

@@ -34,7 +34,8 @@ class _Parser:
         self.tempos: list[tuple] = []
         self.time_signatures: list[tuple] = []
         self.key_signatures: list[tuple] = []
-        self.texts: dict[int, list[tuple[int, str]]] = {TEXT: [], LYRIC: [], MARKER: []}
+        self.text_rows: list[tuple[int, int, int]] = []  # meta type, tick, length
+        self.text_bytes: list[bytes] = []
         self.names: dict[tuple[int, int], str] = {}
         self.chunks: list[tuple] = []
         self.problems: list[tuple] = []
@@ -161,8 +162,9 @@ class _Parser:
             if not -7 <= sf <= 7 or body[1] > 1:
                 return False
             self.key_signatures.append((tick, sf, body[1]))
-        elif mtype in self.texts:
-            self.texts[mtype].append((tick, _decode(body)))
+        elif mtype in (TEXT, LYRIC, MARKER):
+            self.text_rows.append((mtype, tick, len(body)))
+            self.text_bytes.append(bytes(body))
         elif mtype in (TRACK_NAME, INSTRUMENT):
             self.names.setdefault((chunk, mtype), _decode(body))
         return True
@@ -198,16 +200,12 @@ class _Parser:
             "tempos": np.array(self.tempos, dtype=TEMPO_DTYPE),
             "time_signatures": np.array(self.time_signatures, dtype=TIME_SIGNATURE_DTYPE),
             "key_signatures": np.array(self.key_signatures, dtype=KEY_SIGNATURE_DTYPE),
-            "texts": {t: sorted(events, key=_tick) for t, events in self.texts.items()},
+            "texts": (np.array(self.text_rows, np.int64).reshape(-1, 3), b"".join(self.text_bytes)),
             "names": self.names,
             "chunks": self.chunks,
             "end": max((last for _, last in self.chunks), default=0),
             "problems": self.problems,
         }
-
-
-def _tick(event: tuple[int, str]) -> int:
-    return event[0]
 
 
 def _decode(raw: bytes) -> str:
