@@ -131,6 +131,42 @@ def test_kernel_matches_twin_on_random_notes(case) -> None:
         assert start[i] < 0 or end[i] < start[i] or row >= shape[0]
 
 
+@st.composite
+def beat_case(draw: st.DrawFn) -> tuple:
+    """Notes as NOTE_DTYPE records in ticks, split into track rows, with optional pedal
+    ends, for ``fill_beats`` and ``beat_length``."""
+    counts = draw(st.lists(st.integers(0, 6), min_size=1, max_size=3))
+    n = sum(counts)
+    notes = np.zeros(n, NOTE_DTYPE)
+    notes["start"] = draw(st.lists(st.integers(-50, 4000), min_size=n, max_size=n))
+    notes["duration"] = draw(st.lists(st.integers(-5, 3000), min_size=n, max_size=n))
+    notes["pitch"] = draw(st.lists(st.integers(0, 127), min_size=n, max_size=n))
+    notes["velocity"] = draw(st.lists(st.integers(1, 127), min_size=n, max_size=n))
+    end = None
+    if draw(st.booleans()):
+        end = notes["start"].astype(np.int64) + np.array(draw(st.lists(
+            st.integers(-5, 5000), min_size=n, max_size=n)), np.int64)
+    resolution = draw(st.sampled_from([1, 4, 7, 24, 96]))
+    tpb = draw(st.sampled_from([24, 96, 100, 480, 10080]))
+    mode = draw(st.sampled_from([roll.BINARY, roll.VELOCITY, roll.ONSET_SUSTAIN]))
+    return notes.tobytes(), counts, end, resolution, tpb, draw(st.integers(0, 60)), mode
+
+
+@FUZZ
+@given(beat_case())
+def test_beat_kernels_match_their_twins_on_random_notes(case) -> None:
+    records, counts, end, resolution, tpb, lowest, mode = case
+    length = roll.beat_length(records, end, resolution, tpb)
+    assert length == roll_py.beat_length(records, end, resolution, tpb)
+    shape = (len(counts), min(length, 400), 128 - lowest, 2 if mode == roll.ONSET_SUSTAIN else 1)
+    out = np.full(shape, 7, np.uint8)
+    twin_out = out.copy()
+    result = roll.fill_beats(out, records, counts, end, resolution, tpb, lowest, mode)
+    assert result == roll_py.fill_beats(twin_out, records, counts, end, resolution, tpb,
+                                        lowest, mode)
+    assert np.array_equal(out, twin_out)
+
+
 def test_kernel_rejects_mismatched_arrays() -> None:
     one, two = np.zeros(1, np.int64), np.zeros(2, np.int64)
     p = np.zeros(1, np.uint8)

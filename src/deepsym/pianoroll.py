@@ -74,7 +74,6 @@ UNITS = ("beat", "second")
 OUT_OF_RANGE = ("warn", "raise", "ignore")
 SUSTAIN_PEDAL = 64
 MAX_STEPS_PER_BEAT = 2**31  # keeps tick * resolution within int64
-_RECORD = np.dtype((np.void, NOTE_DTYPE.itemsize))
 _KERNEL_MODE = {"binary": _kernel.BINARY, "velocity": _kernel.VELOCITY,
                 "onset_sustain": _kernel.ONSET_SUSTAIN}
 
@@ -136,16 +135,13 @@ def pianoroll(source: Score | Track, resolution: float = 24, *, unit: str = "bea
         _positive_int("length", length, minimum=0)
     _positive_int("max_cells", max_cells, minimum=0)
     score, tracks = _timing(source, unit, ticks_per_beat)
-
-    notes, ticks = _note_ticks(tracks, pedal)
-    if unit == "beat" and score.smpte is None:
-        _ticks_to_steps(ticks, resolution, score.ticks_per_beat)
-    else:
-        at = score.to_seconds if unit == "second" else score.to_beats
-        ticks = _floor_steps(at(ticks) * resolution)
+    records = b"".join([t.notes.tobytes() for t in tracks])  # NOTE_DTYPE, track after track
+    end = np.concatenate([_pedal_ends(t) for t in tracks]) if pedal and tracks else None
+    exact = unit == "beat" and score.smpte is None  # whole steps of whole ticks: the kernel's
+    steps = None if exact else _time_steps(score, records, end, unit, resolution)
     if length is None:
-        last = ticks.max(axis=1) if len(notes) else (-1, 0)
-        length = max(int(last[1]), int(last[0]) + 1)
+        length = (_kernel.beat_length(records, end, resolution, score.ticks_per_beat) if exact
+                  else _length(steps))
 
     channels = 2 if mode == "onset_sustain" else 1
     rows = len(tracks) if stack else 1
@@ -158,9 +154,16 @@ def pianoroll(source: Score | Track, resolution: float = 24, *, unit: str = "bea
             f"max_cells={max_cells:,}; pass a larger max_cells to allow it, or choose a "
             "lower resolution, a shorter length or a narrower pitch_range")
     out = np.empty(shape, np.uint8 if mode == "velocity" else np.bool_)  # the kernel clears it
-    rows_of = _track_rows(tracks) if stack and rows > 1 else None
-    result = _kernel.fill(out.view(np.uint8), rows_of, ticks[0], ticks[1], notes["pitch"],
-                          notes["velocity"], low, _KERNEL_MODE[mode])
+    as_bytes = out if mode == "velocity" else out.view(np.uint8)
+    counts = [len(t.notes) for t in tracks] if stack else [len(records) // NOTE_DTYPE.itemsize]
+    if exact:
+        result = _kernel.fill_beats(as_bytes, records, counts, end, resolution,
+                                    score.ticks_per_beat, low, _KERNEL_MODE[mode])
+    else:
+        notes = np.frombuffer(records, NOTE_DTYPE)
+        result = _kernel.fill(as_bytes, _track_rows(counts) if rows > 1 else None, steps[0],
+                              steps[1], notes["pitch"], notes["velocity"], low,
+                              _KERNEL_MODE[mode])
     if result < 0:
         raise PianorollError(_bad_note(tracks, -result - 1))
     if result and out_of_range != "ignore":
@@ -249,22 +252,6 @@ def _timing(source: Score | Track, unit: str,
     raise PianorollError(f"pianoroll needs a Score or a Track, not {type(source).__name__}")
 
 
-def _note_ticks(tracks: list[Track], pedal: bool) -> tuple[np.ndarray, np.ndarray]:
-    """All tracks' notes, and their start and end ticks (pedal applied) as the two rows
-    of one int64 array."""
-    if len(tracks) == 1:
-        notes = tracks[0].notes
-    else:  # joined as bytes: numpy's concatenate of structured arrays is much slower
-        notes = np.frombuffer(b"".join([t.notes.tobytes() for t in tracks]), NOTE_DTYPE)
-    ticks = np.empty((2, len(notes)), np.int64)
-    ticks[0] = notes["start"]
-    if pedal and tracks:
-        ticks[1] = np.concatenate([_pedal_ends(t) for t in tracks])
-    else:
-        np.add(ticks[0], notes["duration"], out=ticks[1])
-    return notes, ticks
-
-
 def _pedal_ends(track: Track) -> np.ndarray:
     """End ticks of the track's notes, extended by its sustain pedal (CC64)."""
     notes = track.notes
@@ -297,24 +284,31 @@ def _pedal_ends(track: Track) -> np.ndarray:
     return np.where(held, np.maximum(end, np.minimum(release, next_onset)), end)
 
 
-def _ticks_to_steps(ticks: np.ndarray, resolution: int, ticks_per_beat: int) -> None:
-    """``floor(tick * resolution / ticks_per_beat)`` in place, exactly."""
-    if ticks_per_beat % resolution:
-        ticks *= resolution
-        ticks //= ticks_per_beat
-    else:
-        ticks //= ticks_per_beat // resolution
-
-
-def _floor_steps(steps: np.ndarray) -> np.ndarray:
-    """Float step positions floored to int64, refusing ones no roll could hold."""
+def _time_steps(score: Score, records: bytes, end: np.ndarray | None, unit: str,
+                resolution: float) -> np.ndarray:
+    """Start and end steps of the notes (two rows) through the score's tempo map: seconds,
+    or beats of an SMPTE-timed score, floored."""
+    notes = np.frombuffer(records, NOTE_DTYPE)
+    ticks = np.empty((2, len(notes)), np.int64)
+    ticks[0] = notes["start"]
+    ticks[1] = ticks[0] + notes["duration"] if end is None else end
+    at = score.to_seconds if unit == "second" else score.to_beats
+    steps = at(ticks) * resolution
     if steps.size and not steps.max() < 2.0**62:
         raise PianorollError(f"notes reach step {steps.max():g}: no piano-roll can be that long")
     return np.floor(steps).astype(np.int64)
 
 
-def _track_rows(tracks: list[Track]) -> np.ndarray:
-    return np.repeat(np.arange(len(tracks), dtype=np.int32), [len(t.notes) for t in tracks])
+def _length(steps: np.ndarray) -> int:
+    """Steps of a roll: the latest end step, at least one past the latest start step."""
+    if not steps.shape[1]:
+        return 0
+    last = steps.max(axis=1)
+    return max(int(last[1]), int(last[0]) + 1, 0)
+
+
+def _track_rows(counts: list[int]) -> np.ndarray:
+    return np.repeat(np.arange(len(counts), dtype=np.int32), counts)
 
 
 def _bad_note(tracks: list[Track], index: int) -> str:
