@@ -16,6 +16,7 @@ they saw (``condition_mean``), which sampling uses for features it is not given.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,7 @@ State = Any  # an LSTM's (h, c), with the attention memory for NoteDurationRNN
 
 
 @dataclass(frozen=True)
-class RNNConfig:
+class RNNConfig(ABC):
     """What the three models share: the LSTM stack, conditions and training fields.
 
     ``conditions``: condition feature names (empty: an unconditional model).
@@ -68,9 +69,9 @@ class RNNConfig:
         except DeepsymError as exc:
             raise ValueError(str(exc)) from None
 
+    @abstractmethod
     def make_representation(self) -> Representation:
         """The representation the model reads, with its options and conditions."""
-        raise NotImplementedError
 
     @property
     def condition_size(self) -> int:

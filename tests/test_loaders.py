@@ -221,7 +221,6 @@ print(json.dumps({"memmap": isinstance(notes, np.memmap), "bytes": notes.nbytes,
 """
 
 
-@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
 def test_memory_stays_small_while_reading_a_whole_corpus(tmp_path):
     """300 pieces of about 8000 notes (notes.npy ~24 MB), read in a fresh process: one
     epoch adds far less anonymous memory than the notes array, which a copy of it adds

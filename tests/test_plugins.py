@@ -33,7 +33,7 @@ from deepsym.representations import (
     pitch_class_histogram,
 )
 from deepsym.sampling import Controls, choose
-from deepsym.score import Score
+from deepsym.score import Score, Track
 from deepsym.training import Phase, Trainer, Update
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,7 +65,9 @@ class Onsets(Representation):
         return np.bincount(starts, minlength=1).astype(np.float32)[:, None]
 
     def decode(self, array: np.ndarray) -> Score:
-        raise NotImplementedError
+        """One middle C per onset counted, on its beat (480 ticks per beat)."""
+        beats = np.repeat(np.arange(len(array)), array[:, 0].astype(np.int64))
+        return Score(tracks=[Track(notes=[(480 * int(b), 480, 60, 64) for b in beats])])
 
 
 @dataclass(frozen=True)
@@ -183,6 +185,8 @@ def test_throwaway_plugin_registers_everything_and_unregisters_cleanly():
         assert pm.metrics.get("lowest_pitch") is lowest_pitch
         assert pm.datasets.get("throwaway-folder") is files_in
         assert pm.representations.get("throwaway-onsets") is Onsets
+        onsets = Onsets().encode(Score(tracks=[Track(notes=[(0, 1, 60, 1), (960, 1, 62, 1)])]))
+        assert Onsets().encode(Onsets().decode(onsets)).tolist() == onsets.tolist()
         assert pm.models.get("throwaway-model").config is TinyConfig
         assert pm.commands.plugin_of("throwaway-hello") == "throwaway"
         assert not pm.plugins["throwaway"].failed
