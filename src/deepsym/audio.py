@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from deepsym.errors import DeepsymError, MissingExtraError
+from deepsym.errors import AudioError, MissingExtraError
 from deepsym.fileio import write_atomic
 from deepsym.midi import read_midi, write_midi
 from deepsym.score import Score
@@ -30,10 +30,6 @@ PEAK = 0.9  # write_wav scales the loudest sample to this (about -1 dBFS)
 MAX_TAIL_S = 3.0  # the longest release rendered after the score's end
 SILENCE = 1e-4  # below this (-80 dBFS) the release counts as over
 EXTRA = "pip install 'deepsym[audio]'"
-
-
-class AudioError(DeepsymError, ValueError):
-    """A SoundFont that cannot be used or an impossible sample rate."""
 
 
 def default_soundfont() -> Path:

@@ -51,3 +51,23 @@ class CheckpointError(DeepsymError):
 
 class MissingExtraError(DeepsymError, ImportError):
     """A feature needs packages that are not installed; the message says what to install."""
+
+
+class AudioError(DeepsymError, ValueError):
+    """A SoundFont that cannot be used or an impossible sample rate."""
+
+
+class PlagiarismError(DeepsymError, ValueError):
+    """Impossible options of a plagiarism check (top < 1, a negative tolerance, ...)."""
+
+
+class SequenceError(DeepsymError, ValueError):
+    """An input that is not a 1-D sequence of integers (or of onsets that fit it)."""
+
+
+class PianorollError(DeepsymError, ValueError):
+    """A piano-roll that cannot be made: a bad option, bad notes or a roll too large."""
+
+
+class PianorollWarning(UserWarning):
+    """Notes were left out of a piano-roll (their pitch lies outside the pitch range)."""

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from deepsym._kernels import load
-from deepsym.errors import DeepsymError
+from deepsym.errors import SequenceError
 
 kernel = load("lcs")
 
@@ -39,10 +39,6 @@ __all__ = [
     "transposed_common_substring",
     "transposed_lcs_length",
 ]
-
-
-class SequenceError(DeepsymError, ValueError):
-    """An input that is not a 1-D sequence of integers (or of onsets that fit it)."""
 
 
 def as_sequence(x: Any, name: str = "sequence") -> np.ndarray:

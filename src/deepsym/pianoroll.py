@@ -60,7 +60,7 @@ import numpy as np
 
 from deepsym._ext.layout import NOTE_DTYPE
 from deepsym._kernels import load
-from deepsym.errors import DeepsymError
+from deepsym.errors import PianorollError, PianorollWarning
 from deepsym.score import Score, Track, sort_notes
 
 _kernel = load("roll")
@@ -81,14 +81,6 @@ Mode = Literal["binary", "velocity", "onset_sustain"]
 
 __all__ = ["MAX_CELLS", "PIANO_RANGE", "PianorollError", "PianorollWarning", "from_pianoroll",
            "pianoroll"]
-
-
-class PianorollError(DeepsymError, ValueError):
-    """A piano-roll that cannot be made: a bad option, bad notes or a roll too large."""
-
-
-class PianorollWarning(UserWarning):
-    """Notes were left out of a piano-roll (their pitch lies outside the pitch range)."""
 
 
 def pianoroll(source: Score | Track, resolution: float = 24, *, unit: str = "beat",

@@ -7,7 +7,7 @@ rotation with the largest r.
 """
 from __future__ import annotations
 
-import os
+import functools
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from deepsym.errors import DeepsymError
+from deepsym.fileio import write_atomic
 
 if TYPE_CHECKING:
     from deepsym.data.corpus import Corpus
@@ -150,10 +151,9 @@ def write_plots(stats: CorpusStats, folder: Path) -> list[Path]:
         ax.set_ylabel(ylabel)
         ax.set_title(f"{stats.pieces} pieces, {stats.notes:,} notes")
         fig.tight_layout()
-        path = folder / f"{name}.png"
-        tmp = folder / f".{name}.png.tmp"
-        fig.savefig(tmp, dpi=100, format="png")
-        plt.close(fig)
-        os.replace(tmp, path)
-        written.append(path)
+        try:
+            written.append(write_atomic(folder / f"{name}.png",
+                                        functools.partial(fig.savefig, dpi=100, format="png")))
+        finally:
+            plt.close(fig)
     return written

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from deepsym.errors import CorpusError, DeepsymError, MidiError, MidiWarning
+from deepsym.errors import CorpusError, MidiError, MidiWarning, PlagiarismError
 from deepsym.lcs import as_sequence, kernel, transposed_lcs_length
 from deepsym.midi import read_midi
 from deepsym.score import NOTE_DTYPE, Score, Track
@@ -46,10 +46,6 @@ Sequence3 = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 __all__ = ["Match", "PlagiarismError", "PlagiarismReport", "Span", "note_sequence",
            "plagiarism"]
-
-
-class PlagiarismError(DeepsymError, ValueError):
-    """Impossible options of a plagiarism check (top < 1, a negative tolerance, ...)."""
 
 
 @dataclass(frozen=True)
