@@ -4,18 +4,16 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from edge_suite_files import suite
 
 import deepsym
 from deepsym.cli import main
 
-SUITE = Path(__file__).resolve().parents[2] / "shared" / "test-midi-files"
-
 
 def test_info_describes_a_real_file(capsys):
-    assert main(["info", str(SUITE / "test-multichannel-chords-1.mid")]) == 0
+    assert main(["info", str(suite() / "test-multichannel-chords-1.mid")]) == 0
     out = capsys.readouterr().out
     assert "format 1, 96 ticks per beat, 0:04.0, 24 notes in 3 tracks" in out
     assert "tempos: none (120 qpm assumed)" in out
@@ -39,7 +37,7 @@ def test_info_shows_tempos_time_signatures_and_drums(tmp_path, capsys):
 
 
 def test_bad_file_gets_one_line_and_others_are_still_shown(capsys):
-    files = [SUITE / "test-not-a-midi-file.mid", SUITE / "test-c-major-scale.mid"]
+    files = [suite() / name for name in ("test-not-a-midi-file.mid", "test-c-major-scale.mid")]
     assert main(["info", *map(str, files)]) == 1
     captured = capsys.readouterr()
     assert captured.err.strip() == (f"deepsym: error: {files[0]}: not a Standard MIDI File "
@@ -48,7 +46,7 @@ def test_bad_file_gets_one_line_and_others_are_still_shown(capsys):
 
 
 def test_damaged_file_is_shown_with_a_warning_or_refused_when_strict(capsys):
-    path = str(SUITE / "test-corrupt-file-missing-byte.mid")
+    path = str(suite() / "test-corrupt-file-missing-byte.mid")
     assert main(["info", path]) == 0
     assert "warning:" in capsys.readouterr().out
     assert main(["info", "--strict", path]) == 1
@@ -79,7 +77,7 @@ def test_help_documents_the_commands(argv, capsys):
 
 def test_a_closed_pipe_ends_quietly():
     """``deepsym info many.mid | head -1``: no traceback when the reader goes away."""
-    files = [str(p) for p in sorted(SUITE.glob("*.mid"))] * 20
+    files = [str(p) for p in sorted(suite().glob("*.mid"))] * 20
     process = subprocess.Popen([sys.executable, "-m", "deepsym", "info", *files],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     process.stdout.readline()

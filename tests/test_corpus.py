@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from edge_suite_files import suite
 from music21_corpus import real_midi_files
 
 import deepsym
@@ -22,7 +23,6 @@ from deepsym.data.corpus import ARRAYS, CURRENT, EVENTS
 from deepsym.data.stats import PITCH_CLASSES, longest_in_force, pitch_class_histogram
 from deepsym.errors import CorpusError
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "test-midi-files"
 NOT_MIDI = "not a Standard MIDI File (no MThd header) (at byte 0)"
 
 
@@ -174,7 +174,7 @@ def test_key_estimate_agrees_with_music21_krumhansl_kessler(real):
 
 
 def test_key_estimate_of_a_scale_and_of_silence():
-    notes = read(SHARED / "test-c-major-scale.mid").tracks[0].notes
+    notes = read(suite() / "test-c-major-scale.mid").tracks[0].notes
     assert estimate_key(pitch_class_histogram(notes))[0] == "C major"
     shifted = notes.copy()
     shifted["pitch"] += 7

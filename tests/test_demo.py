@@ -16,6 +16,7 @@ import pytest
 from music21_corpus import real_midi_files
 
 from deepsym import read_midi
+from deepsym.audio import DEFAULT_SAMPLE_RATE
 from deepsym.cli import main
 from deepsym.data import build_corpus
 from deepsym.demo import CONDITIONS
@@ -60,8 +61,8 @@ def test_every_piece_has_valid_midi_png_and_wav(demo):
 
         with wave.open(str(out / "pieces" / f"{name}.wav")) as wav:
             assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == \
-                (2, 2, 44100)
-            seconds = wav.getnframes() / 44100
+                (2, 2, DEFAULT_SAMPLE_RATE)
+            seconds = wav.getnframes() / DEFAULT_SAMPLE_RATE
             frames = np.frombuffer(wav.readframes(wav.getnframes()), "<i2")
         assert score.duration_seconds - 0.5 <= seconds <= score.duration_seconds + 3.0
         assert np.abs(frames).max() > 10000  # normalized sound, not silence
@@ -100,11 +101,25 @@ def test_a_used_folder_is_refused_and_left_alone(demo, corpus, capsys):
 def test_a_missing_extra_is_named_before_any_work(tmp_path, corpus, capsys, monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "tinysoundfont" else real(name, *a))
+                        lambda name, *a: None if name == "midirenderer" else real(name, *a))
     assert main(["demo", "--out", str(tmp_path / "out"), "--corpus", str(corpus), *TINY]) == 1
     err = capsys.readouterr().err
     assert "audio" in err and "pip install 'deepsym[all]'" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_without_a_renderer_wheel_it_writes_everything_but_audio(tmp_path, corpus, capsys,
+                                                                  monkeypatch):
+    """Where midirenderer ships no wheel (e.g. Linux aarch64) the demo still runs, and says so."""
+    reason = "rendering audio needs midirenderer, which ships no wheel for linux aarch64"
+    monkeypatch.setattr("deepsym.demo.unavailable", lambda: reason)
+    out = tmp_path / "out"
+    assert main(["demo", "--out", str(out), "--corpus", str(corpus), *TINY]) == 0
+    assert f"writing no audio ({reason})" in capsys.readouterr().out
+    assert sorted(p.suffix for p in (out / "pieces").iterdir()) == \
+        [".mid"] * len(CONDITIONS) + [".png"] * len(CONDITIONS)
+    report = (out / "report.md").read_text()
+    assert ".wav" not in report and "](pieces/c-major.png)" in report
 
 
 def test_bad_options_are_refused(tmp_path, capsys):

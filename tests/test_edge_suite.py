@@ -20,14 +20,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from edge_suite_files import SUITE, cases, suite
 
 import deepsym
 from deepsym import MidiError, MidiWarning, Score, Track
 
-SUITE = Path(__file__).resolve().parents[2] / "shared" / "test-midi-files"
 NOT_MIDI_DATA = {"README.md", "LICENSE.md"}
-FILES = sorted(p.name for p in SUITE.iterdir() if p.name not in NOT_MIDI_DATA) \
-    if SUITE.is_dir() else []
+FILES = sorted(p.name for p in SUITE.glob("*") if p.name not in NOT_MIDI_DATA)
 
 
 C_MAJOR = [60, 62, 64, 65, 67, 69, 71, 72]
@@ -705,15 +704,17 @@ EXPECTATIONS: dict[str, Callable[[Path], None]] = {
 
 
 def test_every_suite_file_has_an_expectation() -> None:
-    assert FILES, f"no files in {SUITE}"
+    folder = suite()
+    assert FILES, f"no files in {folder}"
     missing = sorted(set(FILES) - set(EXPECTATIONS))
     stale = sorted(set(EXPECTATIONS) - set(FILES))
     assert not missing, f"suite files without an expectation (read their texts): {missing}"
     assert not stale, f"expectations for files no longer in the suite: {stale}"
 
 
-@pytest.mark.parametrize("name", FILES)
+@pytest.mark.parametrize("name", cases(FILES))
 def test_suite_file(name: str) -> None:
+    path = suite() / name
     check = EXPECTATIONS.get(name)
     assert check is not None, f"{name}: no expectation; read its texts and write one"
-    check(SUITE / name)
+    check(path)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import math
 from math import log2, sqrt
-from pathlib import Path
 
 import muspy
 import numpy as np
 import pytest
+from edge_suite_files import suite
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from music21_corpus import real_midi_files
@@ -21,7 +21,6 @@ from deepsym.cli import main
 from deepsym.metrics.notes import bar_lines, bar_ticks
 from deepsym.metrics.summary import METRICS, summarize
 
-SUITE = Path(__file__).resolve().parents[2] / "shared" / "test-midi-files"
 SAMPLE = real_midi_files()[::6]  # about 60 files, chorales and folk tunes alike
 
 
@@ -425,7 +424,7 @@ def test_cli_bad_and_missing_files_get_one_line_each(tmp_path, capsys):
 
 
 def test_cli_reports_damage_as_a_warning_and_still_measures(capsys):
-    damaged = SUITE / "test-corrupt-file-missing-byte.mid"
+    damaged = suite() / "test-corrupt-file-missing-byte.mid"
     assert main(["metrics", str(damaged)]) == 0
     captured = capsys.readouterr()
     assert captured.err.startswith(f"deepsym: warning: {damaged}: ")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import site
 import subprocess
 import sys
 import textwrap
@@ -154,9 +155,22 @@ def test_sampler_reads_controls_at_every_step(example):
 
 
 def make_venv(path: Path) -> Path:
-    """A virtual environment that sees this one's packages (deepsym, torch) and pip."""
-    venv.EnvBuilder(system_site_packages=True, with_pip=False).create(path)
-    return path / "bin" / "python"
+    """A virtual environment that sees this interpreter's packages (deepsym, torch, pip).
+
+    A ``.pth`` file adds this interpreter's site directories, processing their own
+    ``.pth`` files (editable installs); ``system_site_packages`` would add the base
+    interpreter's instead, which lack deepsym when this one is a virtual environment.
+    """
+    venv.EnvBuilder(with_pip=False).create(path)
+    python = path / "bin" / "python"
+    user = [site.getusersitepackages()] if site.ENABLE_USER_SITE else []
+    ours = [d for d in [*site.getsitepackages(), *user] if os.path.isdir(d)]
+    where = "import sysconfig; print(sysconfig.get_path('purelib'))"
+    theirs = subprocess.run([str(python), "-c", where], check=True, capture_output=True,
+                            text=True).stdout.strip()
+    Path(theirs, "parent-site-packages.pth").write_text(
+        "".join(f"import site; site.addsitedir({d!r})\n" for d in ours))
+    return python
 
 
 def pip_install(python: Path, source: Path, into: Path) -> None:

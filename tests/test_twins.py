@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 import pytest
+from edge_suite_files import ABSENT, SUITE, cases, suite
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_malformed import HOSTILE, INPUTS, MALFORMED, NOT_MIDI, SUITE, VALID, mutated
+from test_malformed import HOSTILE, INPUTS, MALFORMED, NOT_MIDI, VALID, mutated
 
 from deepsym._ext import smf, smf_py
 from deepsym._ext.layout import Problem
@@ -79,22 +80,23 @@ def header_of(data: bytes) -> tuple[int, int]:
 # -- parse_tracks -----------------------------------------------------------------------
 
 SUITE_SMF = sorted(p.name for p in SUITE.glob("*") if p.read_bytes()[:4] == b"MThd"
-                   and p.stat().st_size >= 14) if SUITE.is_dir() else []
+                   and p.stat().st_size >= 14)
 
 
-@pytest.mark.parametrize("name", SUITE_SMF)
+@pytest.mark.parametrize("name", cases(SUITE_SMF))
 @pytest.mark.parametrize("strict", [False, True], ids=["lenient", "strict"])
 def test_suite_files(name: str, strict: bool) -> None:
-    data = (SUITE / name).read_bytes()
+    data = (suite() / name).read_bytes()
     result = assert_twins_parse(data, *header_of(data), strict)
     assert isinstance(result, dict) and (result["chunks"] or result["problems"])  # not both failing
 
 
 def test_suite_covers_damaged_files() -> None:
     """The suite's damaged files reach the problem paths of both twins."""
+    folder = suite()
     codes = set()
     for name in SUITE_SMF:
-        data = (SUITE / name).read_bytes()
+        data = (folder / name).read_bytes()
         codes |= {code for code, _ in smf_py.parse_tracks(data, *header_of(data), False)
                   ["problems"]}
     assert {Problem.TRUNCATED_CHUNK, Problem.SYSTEM_MESSAGE, Problem.TRAILING_BYTES} <= codes
@@ -123,8 +125,10 @@ def test_hostile_and_non_midi_bytes(name: str, strict: bool) -> None:
 SHORT_VALID = sorted(name for name, data in VALID.items() if len(data) <= 700)
 
 
-@pytest.mark.parametrize("name", SHORT_VALID)
+@pytest.mark.parametrize("name", cases(SHORT_VALID))
 def test_files_cut_short(name: str) -> None:
+    if name == ABSENT:
+        suite()
     data = VALID[name]
     pos, fmt = header_of(data)
     for cut in range(len(data) + 1):
@@ -274,7 +278,8 @@ def read_in_subprocess(paths: list[str], pure: bool) -> tuple[str, list]:
 
 def test_pure_python_switch(tmp_path: Path) -> None:
     paths = []
-    for name, data in [*((n, d) for n, (d, _) in MALFORMED.items()), *VALID.items()][::3]:
+    files = [*((n, d) for n, (d, _) in MALFORMED.items()), *VALID.items()][::3]
+    for name, data in [*files, ("not-midi", NOT_MIDI["text"][0])]:
         path = tmp_path / f"{name}.mid"
         path.write_bytes(data)
         paths.append(str(path))

@@ -1,21 +1,26 @@
 """Hear a Score: render it through a General MIDI SoundFont and write a WAV file.
 
-The synthesizer is TinySoundFont (the ``tinysoundfont`` binding; SF2 and SF3 files);
-the default SoundFont is the 6 MB General MIDI bank ``TimGM6mb.sf2`` that
-pretty_midi's wheel ships, so ``pip install 'deepsym[audio]'`` is all it takes,
-offline. Any GM SoundFont works (``soundfont=``: Debian's fluid-soundfont-gm,
-MuseScore_General.sf2, ...).
+The synthesizer is midirenderer (a Rust SoundFont synthesizer shipped as one abi3 wheel
+with no dependencies: nothing to compile, no system library); ``docs/audio.md`` has the
+measurements that chose it over symusic's synthesizer and TinySoundFont. The default
+SoundFont is the 6 MB General MIDI bank ``TimGM6mb.sf2`` that pretty_midi's wheel
+ships, so ``pip install 'deepsym[audio]'`` is all it takes, offline. Any GM SoundFont
+works (``soundfont=``: MuseScore_General.sf2, FluidR3_GM.sf2, ...).
 
 Each track sounds with its program (channel 10 with the drum kit); times follow the
-tempo map. (symusic's synthesizer was tried first: 0.5.8 plays many GM presets off
-key, e.g. TimGM6mb's piano A4 at 1656 Hz, and 0.6.0 fails to return its audio.)
+tempo map. midirenderer renders at 48 kHz; other sample rates are resampled exactly in
+the frequency domain.
 """
 from __future__ import annotations
 
+import dataclasses
+import io
 import os
+import platform
+import sys
 import wave
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import numpy as np
 
@@ -24,12 +29,30 @@ from deepsym.fileio import write_atomic
 from deepsym.midi import read_midi, write_midi
 from deepsym.score import Score
 
-DEFAULT_SAMPLE_RATE = 44100
+NATIVE_RATE = 48000  # midirenderer's fixed output rate
+DEFAULT_SAMPLE_RATE = NATIVE_RATE
 SAMPLE_RATES = (8000, 192000)  # the accepted range, in Hz
 PEAK = 0.9  # write_wav scales the loudest sample to this (about -1 dBFS)
 MAX_TAIL_S = 3.0  # the longest release rendered after the score's end
 SILENCE = 1e-4  # below this (-80 dBFS) the release counts as over
 EXTRA = "pip install 'deepsym[audio]'"
+#: midirenderer publishes wheels for these (sys.platform, machine) pairs only
+#: (``pyproject.toml``'s audio extra carries the same marker).
+WHEEL_PLATFORMS = {("linux", "x86_64"), ("darwin", "x86_64"), ("darwin", "arm64"),
+                   ("win32", "AMD64")}
+
+
+def unavailable() -> str | None:
+    """Why this machine cannot render audio, or None when it can."""
+    try:
+        import midirenderer  # noqa: F401
+        import pretty_midi  # noqa: F401
+    except ImportError:
+        if (sys.platform, platform.machine()) in WHEEL_PLATFORMS:
+            return f"rendering audio needs midirenderer and pretty_midi: {EXTRA}"
+        return (f"rendering audio needs midirenderer, which ships no wheel for "
+                f"{sys.platform} {platform.machine()}")
+    return None
 
 
 def default_soundfont() -> Path:
@@ -54,18 +77,19 @@ def render(score_or_path: Score | str | os.PathLike, soundfont: str | os.PathLik
     raises MidiError). ``soundfont``: an SF2 file, default :func:`default_soundfont`.
     Sample ``n`` sounds at ``n / sample_rate`` seconds of the score's time. The audio
     lasts the score's duration, longer by the release of its last notes (until they
-    fall below ``SILENCE``, at most ``MAX_TAIL_S`` seconds).
+    fall below ``SILENCE``, at most ``MAX_TAIL_S`` seconds). A score without notes is
+    silence of its length; one without notes or length raises AudioError.
     """
+    _check_rate(sample_rate)
+    name = "the score" if isinstance(score_or_path, Score) else str(score_or_path)
     score = score_or_path if isinstance(score_or_path, Score) else read_midi(score_or_path)
-    synth = _synth(soundfont, sample_rate)
-    tinysoundfont = _tinysoundfont()
-    sequencer = tinysoundfont.Sequencer(synth)
-    sequencer.add(tinysoundfont.midi.load_memory(write_midi(score), persistent=False))
-    length = int(np.ceil(score.duration_seconds * sample_rate))
-    samples = np.frombuffer(synth.generate(length + int(MAX_TAIL_S * sample_rate)),
-                            np.float32).reshape(-1, 2).T
-    loud = np.flatnonzero(np.abs(samples[:, length:]).max(axis=0) >= SILENCE)
-    return np.array(samples[:, :length + (loud[-1] + 1 if len(loud) else 0)])
+    if score.n_notes == 0 and score.end_tick == 0:
+        raise AudioError(f"{name}: no notes and no length: nothing to render")
+    samples = _midirenderer(_with_tail(score), _soundfont_bytes(soundfont))
+    length = int(np.ceil(score.duration_seconds * NATIVE_RATE))
+    loud = np.flatnonzero(np.abs(samples[:, length:]).max(axis=0, initial=0.0) >= SILENCE)
+    samples = samples[:, :length + (loud[-1] + 1 if len(loud) else 0)]
+    return resample(samples, NATIVE_RATE, sample_rate)
 
 
 def write_wav(score_or_path: Score | str | os.PathLike, path: str | os.PathLike,
@@ -92,32 +116,58 @@ def write_wav(score_or_path: Score | str | os.PathLike, path: str | os.PathLike,
     return write_atomic(path, write)
 
 
-def _tinysoundfont() -> Any:
-    try:
-        import tinysoundfont
-        import tinysoundfont.midi
-    except ImportError:
-        raise MissingExtraError(f"rendering audio needs tinysoundfont: {EXTRA}") from None
-    return tinysoundfont
+def resample(samples: np.ndarray, rate: int, new_rate: int) -> np.ndarray:
+    """``(channels, n)`` samples at ``rate`` Hz as float32 at ``new_rate`` Hz.
+
+    Band-limited in the frequency domain: the spectrum is cut (or zero-extended) at the
+    lower Nyquist frequency, so nothing aliases and a tone keeps its frequency.
+    """
+    if new_rate == rate or samples.shape[1] == 0:
+        return np.ascontiguousarray(samples, dtype=np.float32)
+    length = round(samples.shape[1] * new_rate / rate)
+    spectrum = np.fft.rfft(samples, axis=1)[:, :length // 2 + 1]
+    return (np.fft.irfft(spectrum, length, axis=1) * (length / samples.shape[1])) \
+        .astype(np.float32)
 
 
-def _synth(soundfont: str | os.PathLike | None, sample_rate: int) -> Any:
-    """A tinysoundfont Synth with the SoundFont loaded, or one error naming the file."""
+def _check_rate(sample_rate: int) -> None:
     if not isinstance(sample_rate, (int, np.integer)) or \
             not SAMPLE_RATES[0] <= sample_rate <= SAMPLE_RATES[1]:
         raise AudioError(f"sample rate {sample_rate!r} Hz is outside "
                          f"{SAMPLE_RATES[0]}..{SAMPLE_RATES[1]}")
-    tinysoundfont = _tinysoundfont()
+
+
+def _with_tail(score: Score) -> Score:
+    """The score lengthened by ``MAX_TAIL_S`` of silence, for its last notes' release."""
+    end = float(score.to_seconds(score.end_tick)) + MAX_TAIL_S
+    return dataclasses.replace(score, end_of_track=int(np.ceil(score.to_ticks(end))))
+
+
+def _soundfont_bytes(soundfont: str | os.PathLike | None) -> tuple[Path, bytes]:
     path = Path(soundfont) if soundfont is not None else default_soundfont()
     if not path.is_file():
         raise AudioError(f"{path}: " + ("a folder, not a SoundFont file" if path.is_dir()
                                         else "no such SoundFont file"))
-    synth = tinysoundfont.Synth(samplerate=int(sample_rate))
+    return path, path.read_bytes()
+
+
+def _midirenderer(score: Score, soundfont: tuple[Path, bytes]) -> np.ndarray:
+    """midirenderer's rendering of ``score``: float32 samples, shape (2, n), 48 kHz."""
+    reason = unavailable()
+    if reason:
+        raise MissingExtraError(reason)
+    import midirenderer
+
+    path, data = soundfont
     try:
-        synth.sfload(str(path))
-    except RuntimeError:
-        raise AudioError(f"{path}: not a usable SoundFont (SF2/SF3) file") from None
-    return synth
+        rendered = midirenderer.render_wave_from(data, write_midi(score))
+    except (RuntimeError, ValueError) as exc:
+        if "SoundFont" not in str(exc):
+            raise AudioError(f"the renderer failed: {exc}") from None
+        raise AudioError(f"{path}: not a usable SoundFont (SF2) file ({exc})") from None
+    with wave.open(io.BytesIO(rendered)) as wav:
+        frames = np.frombuffer(wav.readframes(wav.getnframes()), "<i2")
+    return (frames.reshape(-1, 2).T * np.float32(1 / 32768)).astype(np.float32)
 
 
-__all__ = ["AudioError", "default_soundfont", "render", "write_wav"]
+__all__ = ["AudioError", "default_soundfont", "render", "resample", "unavailable", "write_wav"]

@@ -7,7 +7,8 @@
 2. trains a conditional Char-RNN (``char-rnn-conditional``, smaller than its default:
    :data:`DEMO_SETTINGS`) for ``minutes`` into ``OUT/run``;
 3. samples one piece per condition of :data:`CONDITIONS` (C major, A minor, high,
-   low) into ``OUT/pieces``: MIDI, a piano-roll PNG (copied runs shaded) and WAV audio;
+   low) into ``OUT/pieces``: MIDI, a piano-roll PNG (copied runs shaded) and WAV audio
+   (where the renderer has a wheel: :data:`deepsym.audio.WHEEL_PLATFORMS`);
 4. evaluates them (metrics beside the held-out split, plagiarism against the train
    split) into the Markdown report ``OUT/report.md``, which links every file.
 
@@ -16,14 +17,18 @@ so nothing is ever overwritten.
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
+import platform
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from deepsym.audio import WHEEL_PLATFORMS, unavailable
 from deepsym.errors import DeepsymError, MissingExtraError
 
 MODEL = "char-rnn-conditional"
@@ -41,9 +46,10 @@ CONDITIONS: tuple[tuple[str, str, dict[str, str]], ...] = (
 DEFAULT_MINUTES = 5.0
 DEFAULT_SECONDS = 30.0
 TEMPERATURE = 0.9
-#: import name -> the extra that installs it
-NEEDS = {"torch": "charrnn", "matplotlib": "plot", "tinysoundfont": "audio",
-         "pretty_midi": "audio"}
+#: import name -> the extra that installs it (the renderer only where it has a wheel)
+NEEDS = {"torch": "charrnn", "matplotlib": "plot", "pretty_midi": "audio",
+         **({"midirenderer": "audio"} if (sys.platform, platform.machine()) in WHEEL_PLATFORMS
+            else {})}
 
 
 @dataclass(frozen=True)
@@ -52,7 +58,7 @@ class DemoPiece:
     label: str         # what was asked, e.g. "C major"
     midi: Path
     png: Path
-    wav: Path
+    wav: Path | None  # None where audio cannot be rendered (no renderer wheel)
 
 
 @dataclass(frozen=True)
@@ -82,7 +88,11 @@ def run_demo(out: str | os.PathLike = "deepsym-demo", *, minutes: float = DEFAUL
     result = _train(corpus_path, out / "run", minutes, steps, seed,
                     {**DEMO_SETTINGS, **(settings or {})}, say)
     pieces = _sample(out / "run", out / "pieces", seed, seconds, say)
-    say(f"[4/4] evaluating against {corpus_path} and writing audio ...")
+    no_audio = unavailable()
+    say(f"[4/4] evaluating against {corpus_path} and " +
+        (f"writing no audio ({no_audio})" if no_audio else "writing audio") + " ...")
+    if no_audio:
+        pieces = [dataclasses.replace(piece, wav=None) for piece in pieces]
     report = _report(out, corpus_path, pieces, result)
     say(f"done in {time.perf_counter() - started:.0f} s")
     return DemoResult(out, corpus_path, out / "run", pieces, report, result.step,
@@ -167,9 +177,11 @@ def _report(out: Path, corpus: Path, pieces: list[DemoPiece], trained: Any) -> P
         score = read_midi(piece.midi)
         report = by_path[str(piece.midi.resolve())]
         save_pianoroll(score, piece.png, report, name=f"{piece.midi.name} ({piece.label})")
-        write_wav(score, piece.wav)
         links[report.generated] = [(f"piano-roll of {piece.name}", str(piece.png)),
-                                   ("MIDI", str(piece.midi)), ("audio (WAV)", str(piece.wav))]
+                                   ("MIDI", str(piece.midi))]
+        if piece.wav is not None:
+            write_wav(score, piece.wav)
+            links[report.generated].append(("audio (WAV)", str(piece.wav)))
     intro = (f"Four pieces of `{MODEL}` trained {trained.step} steps "
              f"({trained.elapsed / 60:.1f} minutes) on the corpus `{corpus}`, one per "
              f"condition: {', '.join(f'{p.name} = {p.label}' for p in pieces)}. Sampled "

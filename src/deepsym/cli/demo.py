@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
                       seconds=args.seconds, say=lambda text: print(text, flush=True))
     print(f"\nthe pieces (MIDI, piano-roll PNG, WAV audio) are in {result.out / 'pieces'}:")
     for piece in result.pieces:
-        print(f"  {piece.label:<11} {piece.midi}  {piece.png.name}  {piece.wav.name}")
+        print(f"  {piece.label:<11} {piece.midi}  {piece.png.name}"
+              + (f"  {piece.wav.name}" if piece.wav else ""))
     print(f"the report: {result.report}")
     print(f"the trained model: {result.run} (deepsym sample {result.run} -n 4 --key 'D "
           f"major' -o more)")

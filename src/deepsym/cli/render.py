@@ -11,7 +11,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "render", help="render a MIDI file to a WAV file through a General MIDI SoundFont",
         description="Render a MIDI file to 16-bit stereo WAV audio (normalized to -1 dBFS) "
-                    "with symusic's SoundFont synthesizer. The default SoundFont is the GM "
+                    "with the midirenderer SoundFont synthesizer. The default SoundFont is the GM "
                     "bank bundled with pretty_midi; needs pip install 'deepsym[audio]'.",
     )
     parser.add_argument("file", type=Path, metavar="FILE.mid")
