@@ -302,8 +302,8 @@ def test_broken_plugins_are_listed_as_failed_and_nothing_else_breaks(installed_w
 def test_strict_mode_and_allowlist_on_installed_plugins(installed_with_broken):
     python = installed_with_broken
     strict = run(python, "-m", "deepsym", "plugins", DEEPSYM_STRICT_PLUGINS="1")
-    assert strict.returncode != 0
-    assert "PluginError: plugin 'missing-dependency': import failed" in strict.stderr
+    assert strict.returncode == 1 and strict.stderr.count("\n") == 1  # one line, no traceback
+    assert strict.stderr.startswith("deepsym: error: plugin 'missing-dependency': import failed")
     allowed = run(python, "-m", "deepsym", "plugins", DEEPSYM_STRICT_PLUGINS="1",
                   DEEPSYM_LOAD_PLUGINS="deepsym-plugin-example")
     assert allowed.returncode == 0, allowed.stderr

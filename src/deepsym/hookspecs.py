@@ -9,8 +9,9 @@ the hooks below, published in the ``deepsym.plugins`` entry-point group::
 Each ``register_<noun>`` hook is called once per plugin with a ``register`` callback and
 returns nothing. ``register(thing, name=None)`` files ``thing`` under ``name`` (default:
 ``thing.name``, or a function's ``__name__``). Names are global per kind: registering a
-name another plugin holds fails that plugin, and a plugin that raises is skipped whole
-(nothing it registered stays), while deepsym and every other plugin keep working.
+name another plugin holds fails that plugin, and a plugin that raises (anything, even
+``SystemExit``, at import or in any call of any hook) is skipped whole (nothing it
+registered stays), while deepsym and every other plugin keep working.
 Plugin modules must import without torch; name torch code as ``"module:attribute"``
 strings that deepsym imports only when it is used.
 """
@@ -61,6 +62,7 @@ def register_commands(cli: argparse._SubParsersAction) -> None:
     ``parser.set_defaults(run=function)`` where ``function(args) -> int`` is the exit status.
 
     Called once when plugins load (to learn the command names) and again for every parser
-    the CLI builds, so it must only add parsers.
+    the CLI builds, so it must only add parsers; a call that raises fails the plugin and
+    takes the parsers it added out again.
     """
 

@@ -1,10 +1,13 @@
 """The plugin manager and the registries the plugins fill.
 
 Plugins come from the ``deepsym.plugins`` entry-point group: deepsym's own (built-in)
-first, then every installed package's, each loaded and registered inside its own
-try/except. A plugin that fails to import, raises while registering, or registers a
-name another plugin holds is recorded with the reason and skipped whole; deepsym and
-the other plugins keep working. Environment:
+first, then every installed package's. Every call into a plugin (its import and each
+call of each of its hooks, the first or a later one) runs inside its own try/except: a
+plugin that fails to import, raises in any hook call, or registers a name another
+plugin holds is recorded with the reason and skipped whole; deepsym and the other
+plugins keep working. Anything a plugin raises counts, ``SystemExit`` included (a
+``sys.exit`` in a plugin must not end deepsym), except ``KeyboardInterrupt``: Ctrl-C
+still interrupts. Environment:
 
 - ``DEEPSYM_STRICT_PLUGINS=1``: a failing plugin raises PluginError instead.
 - ``DEEPSYM_LOAD_PLUGINS=a,b``: load only these third-party plugins (entry-point or
@@ -139,12 +142,9 @@ class PluginManager:
             info = PluginInfo(name, ep.value, "built-in" if builtin else "package", dist,
                               ep.dist.version if ep.dist else "")
             self.plugins[name] = info
-            try:
-                plugin = ep.load()
-            except Exception as exc:
-                self._fail(info, "import failed", exc)
-                continue
-            self._add(plugin, info)
+            plugin = self._guarded(info, "import failed", ep.load)
+            if not info.failed:
+                self._add(plugin, info)
 
     def register(self, plugin: object, name: str) -> PluginInfo:
         """Register a plugin object (a module, class or instance with hook functions)."""
@@ -167,13 +167,26 @@ class PluginManager:
 
     def _add(self, plugin: object, info: PluginInfo) -> PluginInfo:
         self.plugins[info.name] = info
-        try:
-            self.hooks.register(plugin, name=info.name)
-            self._check_hook_names(info.name)
-            self._collect(info.name)
-        except Exception as exc:
-            self._fail(info, "registering failed", exc)
+        hook_in = functools.partial(self._hook_in, plugin, info.name)
+        self._guarded(info, "registering failed", hook_in)
         return info
+
+    def _hook_in(self, plugin: object, name: str) -> None:
+        """Register the plugin's hooks and run them into the registries."""
+        self.hooks.register(plugin, name=name)
+        self._check_hook_names(name)
+        self._collect(name)
+
+    def _guarded(self, info: PluginInfo, stage: str, call: Callable[[], T]) -> T | None:
+        """``call()``, a call into plugin ``info``; if it raises anything but
+        KeyboardInterrupt, the plugin is failed (see :meth:`_fail`) and None returned."""
+        try:
+            return call()
+        except KeyboardInterrupt:
+            raise
+        except BaseException as exc:  # SystemExit too: a plugin must not end deepsym
+            self._fail(info, stage, exc)
+            return None
 
     def _check_hook_names(self, name: str) -> None:
         for caller in self.hooks.get_hookcallers(self.hooks.get_plugin(name)) or []:
@@ -201,7 +214,10 @@ class PluginManager:
                 if impl.plugin_name == plugin]
 
     def _fail(self, info: PluginInfo, stage: str, exc: BaseException) -> None:
-        info.error = f"{stage}: {type(exc).__name__}: {exc}"
+        """Record why the plugin failed and remove everything it registered; in strict
+        mode, raise PluginError."""
+        reason = str(exc)
+        info.error = f"{stage}: {type(exc).__name__}" + (f": {reason}" if reason else "")
         for registry in self.registries().values():
             registry.discard_plugin(info.name)
         if self.hooks.has_plugin(info.name):
@@ -214,7 +230,9 @@ class PluginManager:
     def add_commands(self, subparsers: argparse._SubParsersAction) -> None:
         """Let every loaded plugin add its subcommands to the ``deepsym`` parser.
 
-        A plugin whose command names a core command is recorded as failed and skipped.
+        Called for every parser the CLI builds. A plugin whose command names a core
+        command, or whose hook fails in this call, is recorded as failed and skipped;
+        the parsers it added in this call are taken out again.
         """
         for info in list(self.plugins.values()):
             impls = [] if info.failed else self._impls("register_commands", info.name)
@@ -225,8 +243,22 @@ class PluginManager:
                 self._fail(info, "registering failed", PluginError(
                     f"command {clash[0]!r} is a deepsym core command"))
                 continue
-            for impl in impls:
-                _call(impl, cli=subparsers)
+            self._guarded(info, "registering failed",
+                          functools.partial(_add_parsers, impls, subparsers))
+
+
+def _add_parsers(impls: list[Any], subparsers: argparse._SubParsersAction) -> None:
+    """Call register_commands implementations into ``subparsers``; if one raises, the
+    parsers added so far are removed (from the choices and from the help) first."""
+    choices, listed = dict(subparsers.choices), len(subparsers._choices_actions)
+    try:
+        for impl in impls:
+            _call(impl, cli=subparsers)
+    except BaseException:
+        subparsers.choices.clear()
+        subparsers.choices.update(choices)
+        del subparsers._choices_actions[listed:]
+        raise
 
 
 def _register(registry: Registry[Any], plugin: str, thing: Any, name: str | None = None) -> None:

@@ -3,8 +3,8 @@
 Each command lives in its own module with ``add_parser(subparsers)`` and ``run(args)``;
 plugins add theirs through the ``register_commands`` hook. A plugin that failed to load
 gets one warning line on stderr (``deepsym plugins`` shows it in full).
-A DeepsymError becomes one line on stderr and exit status 1; ``--debug`` shows the
-traceback instead.
+A DeepsymError becomes one line on stderr and exit status 1 (a plugin failing in strict
+mode, ``DEEPSYM_STRICT_PLUGINS=1``, too); ``--debug`` shows the traceback instead.
 """
 from __future__ import annotations
 
@@ -49,7 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        parser = build_parser()
+    except DeepsymError as exc:  # a failing plugin in strict mode
+        if "--debug" in argv:
+            raise
+        return _error(exc)
     args = parser.parse_args(argv)
     if args.command != "plugins":
         for failed in manager().failures():
@@ -60,11 +66,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DeepsymError as exc:
         if args.debug:
             raise
-        print(f"deepsym: error: {exc}", file=sys.stderr)
-        return 1
+        return _error(exc)
     except KeyboardInterrupt:
         print("deepsym: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # the reader went away (``deepsym info *.mid | head``)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+def _error(exc: DeepsymError) -> int:
+    """Print ``exc`` as the one error line on stderr; the exit status."""
+    print(f"deepsym: error: {exc}", file=sys.stderr)
+    return 1

@@ -44,7 +44,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                             "plugin's), written first into $DEEPSYM_DATA/NAME (default "
                             "~/.cache/deepsym/datasets/NAME); no network needed")
     build.add_argument("-o", "--output", required=True, type=Path, metavar="CORPUS",
-                       help="the corpus folder (created, or updated if it is a corpus)")
+                       help="the corpus folder (created; updated if it is a corpus, rebuilt "
+                            "whole if it is a damaged one)")
     build.add_argument("--seed", type=int, default=None,
                        help="seed of the split (default: the previous build's, else 0)")
     build.add_argument("--split", default=None, metavar="TRAIN,VALID,TEST",

@@ -18,7 +18,10 @@ Layout of a corpus folder ``CORPUS/``::
 Atomic builds: a build writes ``.tmp-XXXX/``, flushes it to disk, renames it to the
 next ``vNNNNNN/`` and then replaces ``CURRENT`` with ``os.replace``. Whenever a build is
 killed, ``CURRENT`` names a complete version (the old one up to the replace, the new
-one after); the next build removes what a killed one left. One build at a time.
+one after); the next build removes what a killed one left. One build at a time. A
+build that fails (a full or read-only disk, no usable MIDI file) leaves the folder as
+it was. A damaged corpus is rebuilt whole and replaced the same way; a folder that is
+not a corpus (files of its own, a ``CURRENT`` file naming no version) is never written.
 
 Incremental builds: a file whose path, size and mtime match the previous version, or
 whose content hash does, is not parsed again: its arrays are copied from there.
@@ -33,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -72,6 +76,7 @@ CURRENT = "CURRENT"
 TMP_PREFIX = ".tmp-"
 _VERSION_NAME = re.compile(r"v\d{6,}")
 MIN_PARALLEL = 64  # fewer files to parse than this are parsed in this process
+MAX_NAMED = 3  # unusable files named in the error of a build without one usable file
 
 TRACK_DTYPE = np.dtype([("piece", "i4"), ("note_begin", "i8"), ("note_count", "i4"),
                         ("program", "u1"), ("channel", "u1"), ("is_drum", "?")])
@@ -191,31 +196,25 @@ class Corpus:
 
     @classmethod
     def open(cls, path: str | os.PathLike) -> Corpus:
-        """Open the live version of the corpus in folder ``path``."""
+        """Open the live version of the corpus in folder ``path``.
+
+        Raises :class:`CorpusError` when ``path`` is not a corpus, or is a damaged one
+        (the message says to rebuild it).
+        """
         root = Path(path)
-        try:
-            version = (root / CURRENT).read_text(encoding="utf-8").strip()
-        except OSError:
-            raise CorpusError(f"{root} is not a deepsym corpus (no {CURRENT} file); build one "
-                              "with `deepsym corpus build SRC... -o CORPUS`") from None
+        version = _live_version(root)
         folder = root / version
-        if not _VERSION_NAME.fullmatch(version) or not folder.is_dir():
-            raise CorpusError(f"{root}: {CURRENT} names {version!r}, not a version folder "
-                              "of this corpus; rebuild it")
         try:
             index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
             arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r")
                       for name in ARRAYS}
+            _check_index(folder, index, arrays)
+            return cls(root, version, index, arrays)
         except (OSError, ValueError) as exc:
             raise CorpusError(f"{folder}: damaged corpus ({exc}); rebuild it") from None
-        if index.get("format") != FORMAT or index.get("version") != FORMAT_VERSION:
-            raise CorpusError(f"{folder}: not a {FORMAT} version {FORMAT_VERSION} index; "
-                              "rebuild it with this deepsym")
-        wrong = [name for name, dtype in ARRAYS.items() if arrays[name].dtype != dtype]
-        if wrong or len(arrays["pieces"]) != len(index["pieces"]):
-            raise CorpusError(f"{folder}: damaged corpus (arrays {wrong or ['pieces']} do not "
-                              "match the index); rebuild it")
-        return cls(root, version, index, arrays)
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise CorpusError(f"{folder}: damaged corpus (index.json is no corpus index: "
+                              f"{type(exc).__name__}: {exc}); rebuild it") from None
 
     @property
     def folder(self) -> Path:
@@ -275,6 +274,48 @@ class Corpus:
             del meta[name]
         return ParsedPiece(self.notes(i), tracks, *(self.events(i, name) for name in EVENTS),
                            meta)
+
+
+def _current(root: Path) -> str | None:
+    """What the CURRENT file of folder ``root`` says (its start), None if it has none."""
+    try:
+        with open(root / CURRENT, encoding="utf-8", errors="replace") as f:
+            return f.read(64).strip()
+    except OSError:
+        return None
+
+
+def _is_corpus(root: Path, current: str | None) -> bool:
+    """Whether folder ``root``, whose CURRENT file says ``current``, holds a corpus, even a
+    damaged one: a CURRENT file naming a version, or one beside version folders (a user's
+    folder never has both)."""
+    return current is not None and (bool(_VERSION_NAME.fullmatch(current)) or any(
+        _VERSION_NAME.fullmatch(entry.name) for entry in root.iterdir()))
+
+
+def _live_version(root: Path) -> str:
+    """The version folder CURRENT names; CorpusError if ``root`` is no corpus or its
+    CURRENT names no version folder."""
+    current = _current(root)
+    if not _is_corpus(root, current):
+        why = f"no {CURRENT} file" if current is None else f"its {CURRENT} file is not ours"
+        raise CorpusError(f"{root} is not a deepsym corpus ({why}); build one with "
+                          "`deepsym corpus build SRC... -o CORPUS`")
+    if not _VERSION_NAME.fullmatch(current) or not (root / current).is_dir():
+        raise CorpusError(f"{root}: {CURRENT} names {current!r}, not a version folder of "
+                          "this corpus; rebuild it")
+    return current
+
+
+def _check_index(folder: Path, index: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+    """CorpusError unless ``index`` is this format's and matches the ``arrays``."""
+    if index.get("format") != FORMAT or index.get("version") != FORMAT_VERSION:
+        raise CorpusError(f"{folder}: not a {FORMAT} version {FORMAT_VERSION} index; "
+                          "rebuild it with this deepsym")
+    wrong = [name for name, dtype in ARRAYS.items() if arrays[name].dtype != dtype]
+    if wrong or len(arrays["pieces"]) != len(index["pieces"]):
+        raise CorpusError(f"{folder}: damaged corpus (arrays {wrong or ['pieces']} do not "
+                          "match the index); rebuild it")
 
 
 # -- parsing ---------------------------------------------------------------------------
@@ -393,8 +434,10 @@ def build_corpus(sources: Iterable[str | os.PathLike], path: str | os.PathLike, 
     ``fractions`` (train, valid, test) default to the previous build's, else 0 and
     (0.8, 0.1, 0.1). ``workers`` processes parse (default: all cores); ``progress``
     shows a bar on stderr (tqdm when installed). Files that cannot be used are
-    recorded with the reason, never raised; :class:`CorpusError` is raised only when
-    no MIDI file is found or ``path`` is not a corpus folder.
+    recorded with the reason, never raised. :class:`CorpusError` is raised when no
+    MIDI file is found or none can be used, when ``path`` is neither new, empty nor a
+    corpus (a damaged corpus is rebuilt whole), and when the corpus cannot be written
+    (a full or read-only disk); the folder is then left as it was.
     """
     started = time.perf_counter()
     if workers is not None and workers < 1:
@@ -402,48 +445,16 @@ def build_corpus(sources: Iterable[str | os.PathLike], path: str | os.PathLike, 
     sources = [os.fspath(s) for s in sources]
     files = [str(f) for f in find_midi_files(sources)]
     root = Path(path)
-    old = _previous(root)
-    if seed is None:
-        seed = 0 if old is None else old.seed
-    if fractions is None:
-        fractions = DEFAULT_FRACTIONS if old is None else old.fractions
-    fractions = check_fractions(fractions)
-    root.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(root, keep=None if old is None else old.version)
-    reuse = _Reuse(old)
-    stats = [_stat(f) for f in files]
-    known = [reuse.sha1_of(f, st) for f, st in zip(files, stats, strict=True)]
-    to_read = [f for f, sha1 in zip(files, known, strict=True) if sha1 is None]
-    staging = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=root))
     try:
-        writer = _Writer(staging)
-        parsed = reused = 0
-        first_of: dict[str, str] = {}
-        with _progress(len(to_read), progress) as tick, contextlib.closing(
-                _read_all(to_read, reuse.hashes, workers or default_workers())) as results:
-            for file, st, sha1 in zip(files, stats, known, strict=True):
-                outcome: ParsedPiece | Rejected | None = None
-                if sha1 is None:
-                    sha1, outcome = next(results)
-                    tick()
-                    parsed += sha1 is not None and outcome is not None
-                reused += sha1 is not None and outcome is None
-                if sha1 is None:  # unreadable
-                    writer.reject(file, outcome.kind, outcome.reason)
-                elif sha1 in first_of:
-                    writer.reject(file, "duplicate", f"duplicate of {first_of[sha1]}", sha1, st)
-                else:
-                    first_of[sha1] = file
-                    writer.add(outcome or reuse.outcome(sha1), file, sha1, st,
-                               split_of(sha1, seed, fractions))
-        writer.finish({"format": FORMAT, "version": FORMAT_VERSION, "seed": seed,
-                       "splits": SPLITS, "fractions": fractions, "sources": sources,
-                       "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
-        version = _publish(root, staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    _remove_leftovers(root, keep=version)
+        old = _previous(root)
+        header = _header(old, sources, seed, fractions)
+        with _new_folder(root):
+            _remove_leftovers(root, keep=None)
+            version, writer, parsed, reused = _write_version(
+                root, files, old, header, workers or default_workers(), progress)
+        _remove_leftovers(root, keep=version)
+    except OSError as exc:
+        raise CorpusError(f"{root}: cannot write the corpus: {exc.strerror or exc}") from None
     return BuildResult(
         path=root, version=version, found=len(files), parsed=parsed, reused=reused,
         pieces=len(writer.pieces), notes=writer.arrays["notes"].rows,
@@ -452,6 +463,95 @@ def build_corpus(sources: Iterable[str | os.PathLike], path: str | os.PathLike, 
         rejected=writer.rejected, rejected_tsv=root / version / "rejected.tsv",
         elapsed=time.perf_counter() - started,
     )
+
+
+def _header(old: Corpus | None, sources: list[str], seed: int | None,
+            fractions: Sequence[float] | None) -> dict[str, Any]:
+    """The index's header: format, split settings (default: the previous build's, else
+    seed 0 and DEFAULT_FRACTIONS) and sources."""
+    if seed is None:
+        seed = 0 if old is None else old.seed
+    if fractions is None:
+        fractions = DEFAULT_FRACTIONS if old is None else old.fractions
+    return {"format": FORMAT, "version": FORMAT_VERSION, "seed": seed, "splits": SPLITS,
+            "fractions": check_fractions(fractions), "sources": sources,
+            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+
+
+@contextlib.contextmanager
+def _new_folder(root: Path) -> Iterator[None]:
+    """Create folder ``root`` (and its missing parents) for the block; if the block fails,
+    the folders created are removed again (they are empty by then)."""
+    created = list(itertools.takewhile(lambda p: not p.exists(), (root, *root.parents)))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        yield
+    except BaseException:
+        for folder in created:
+            with contextlib.suppress(OSError):
+                folder.rmdir()
+        raise
+
+
+def _write_version(root: Path, files: list[str], old: Corpus | None, header: dict[str, Any],
+                   workers: int, progress: bool) -> tuple[str, _Writer, int, int]:
+    """Parse ``files`` into a staging folder in ``root`` and make it the live version.
+
+    Returns the version, the writer and how many files were parsed and reused. On any
+    failure, a lack of usable files included, the staging folder is removed and CURRENT
+    still names the old version.
+    """
+    staging = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=root))
+    writer: _Writer | None = None
+    try:
+        writer = _Writer(staging)
+        parsed, reused = _fill(writer, files, _Reuse(old), header["seed"],
+                               header["fractions"], workers, progress)
+        if not writer.pieces:
+            raise CorpusError(_nothing_usable(writer.rejected))
+        writer.finish(header)
+        return _publish(root, staging), writer, parsed, reused
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _fill(writer: _Writer, files: list[str], reuse: _Reuse, seed: int,
+          fractions: Sequence[float], workers: int, progress: bool) -> tuple[int, int]:
+    """Add every file to ``writer``, parsed now or reused from the previous version (the
+    first of exact duplicates only); returns how many were parsed and how many reused."""
+    stats = [_stat(f) for f in files]
+    known = [reuse.sha1_of(f, st) for f, st in zip(files, stats, strict=True)]
+    to_read = [f for f, sha1 in zip(files, known, strict=True) if sha1 is None]
+    parsed = reused = 0
+    first_of: dict[str, str] = {}
+    with _progress(len(to_read), progress) as tick, contextlib.closing(
+            _read_all(to_read, reuse.hashes, workers)) as results:
+        for file, st, sha1 in zip(files, stats, known, strict=True):
+            outcome: ParsedPiece | Rejected | None = None
+            if sha1 is None:
+                sha1, outcome = next(results)
+                tick()
+                parsed += sha1 is not None and outcome is not None
+            reused += sha1 is not None and outcome is None
+            if sha1 is None:  # unreadable
+                writer.reject(file, outcome.kind, outcome.reason)
+            elif sha1 in first_of:
+                writer.reject(file, "duplicate", f"duplicate of {first_of[sha1]}", sha1, st)
+            else:
+                first_of[sha1] = file
+                writer.add(outcome or reuse.outcome(sha1), file, sha1, st,
+                           split_of(sha1, seed, fractions))
+    return parsed, reused
+
+
+def _nothing_usable(rejected: list[Rejected]) -> str:
+    """The error of a build without one usable file: the first files and why."""
+    named = "; ".join(f"{r.path}: {_cell(r.reason)}" for r in rejected[:MAX_NAMED])
+    more = f" (+{len(rejected) - MAX_NAMED} more)" if len(rejected) > MAX_NAMED else ""
+    return f"no MIDI file could be used: {named}{more}"
 
 
 def _stat(path: str) -> tuple[int, int] | tuple[None, None]:
@@ -463,12 +563,19 @@ def _stat(path: str) -> tuple[int, int] | tuple[None, None]:
 
 
 def _previous(root: Path) -> Corpus | None:
-    """The corpus already in ``root``; None for a new folder, an empty one or leftovers."""
-    if (root / CURRENT).exists():
-        return Corpus.open(root)
+    """The corpus already in ``root``; None for a new folder, an empty one, one holding
+    only what killed builds left, or a damaged corpus (rebuilt whole). CorpusError for
+    any other folder: a user's files are never touched."""
     if root.exists() and not root.is_dir():
         raise CorpusError(f"{root} is a file, not a corpus folder")
-    if root.is_dir() and any(not _is_ours(p.name) for p in root.iterdir()):
+    if not root.is_dir():
+        return None
+    if _is_corpus(root, _current(root)):
+        try:
+            return Corpus.open(root)
+        except CorpusError:
+            return None  # damaged: replaced only once the new build is live
+    if any(not _is_ours(p.name) for p in root.iterdir()):
         raise CorpusError(f"{root} is neither empty nor a deepsym corpus; choose a new or "
                           "empty folder for the corpus")
     return None
@@ -479,13 +586,17 @@ def _is_ours(name: str) -> bool:
 
 
 def _remove_leftovers(root: Path, keep: str | None) -> None:
-    """Remove what killed builds and replaced versions left: all but version ``keep``."""
+    """Remove what killed builds left (staging folders, temporary files) and, once
+    version ``keep`` is live, every other version; without ``keep``, versions stay (the
+    live one of a damaged corpus too). What cannot be removed is left to a later build."""
     for entry in root.iterdir():
-        if _is_ours(entry.name) and entry.name != keep:
+        if entry.name.startswith(TMP_PREFIX) or (
+                keep is not None and _is_ours(entry.name) and entry.name != keep):
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
             else:
-                entry.unlink(missing_ok=True)
+                with contextlib.suppress(OSError):
+                    entry.unlink(missing_ok=True)
 
 
 def _publish(root: Path, staging: Path) -> str:
@@ -493,19 +604,28 @@ def _publish(root: Path, staging: Path) -> str:
     numbers = [int(p.name[1:]) for p in root.iterdir() if _VERSION_NAME.fullmatch(p.name)]
     version = f"v{max(numbers, default=0) + 1:06d}"
     os.rename(staging, root / version)
-    _fsync_dir(root)
-    _point_current(root, version)
+    try:
+        _fsync_dir(root)
+        _point_current(root, version)
+    except BaseException:
+        if _current(root) != version:  # not live: the old version stays
+            shutil.rmtree(root / version, ignore_errors=True)
+        raise
     return version
 
 
 def _point_current(root: Path, version: str) -> None:
     """Replace CURRENT with one naming ``version``: the moment a build goes live."""
     fd, tmp = tempfile.mkstemp(dir=root, prefix=f"{TMP_PREFIX}{CURRENT}-")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(version + "\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, root / CURRENT)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(version + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, root / CURRENT)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     _fsync_dir(root)
 
 
@@ -586,10 +706,22 @@ class _Writer:
 
     def __init__(self, folder: Path):
         self.folder = folder
-        self.arrays = {name: _NpyAppender(folder / f"{name}.npy", dtype)
-                       for name, dtype in ARRAYS.items()}
+        self.arrays: dict[str, _NpyAppender] = {}
         self.pieces: list[Piece] = []
         self.rejected: list[Rejected] = []
+        try:
+            for name, dtype in ARRAYS.items():
+                self.arrays[name] = _NpyAppender(folder / f"{name}.npy", dtype)
+        except BaseException:
+            self.abort()
+            raise
+
+    def abort(self) -> None:
+        """Close the array files of a build that failed (it is discarded, so what they
+        could not write any more does not matter)."""
+        for appender in self.arrays.values():
+            with contextlib.suppress(OSError):
+                appender.file.close()
 
     def add(self, piece: ParsedPiece | Rejected, path: str, sha1: str,
             stat: tuple[int | None, int | None], split: int) -> None:
