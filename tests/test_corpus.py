@@ -243,7 +243,7 @@ def test_rebuild_parses_only_new_or_changed_files(sources, tmp_path):
 
 KILL = """
 import os, signal, sys
-from deepsym.data import corpus as c
+from deepsym.data import build as c
 
 point, out, *sources = sys.argv[1:]
 die = lambda *args, **kwargs: os.kill(os.getpid(), signal.SIGKILL)

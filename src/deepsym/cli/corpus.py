@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from deepsym.data.corpus import BuildResult, Corpus, Rejected, build_corpus
+from deepsym.data.build import build_corpus
+from deepsym.data.corpus import BuildResult, Corpus, Rejected
 from deepsym.data.datasets import materialize
 from deepsym.data.splits import SPLITS
 from deepsym.data.stats import (

@@ -3,7 +3,8 @@
 ``build_corpus(sources, path)`` builds or updates a corpus folder; ``Corpus.open(path)``
 opens one read-only. Nothing here imports torch.
 """
-from deepsym.data.corpus import BuildResult, Corpus, Piece, Rejected, build_corpus
+from deepsym.data.build import build_corpus
+from deepsym.data.corpus import BuildResult, Corpus, Piece, Rejected
 from deepsym.data.scan import find_midi_files
 from deepsym.data.splits import SPLITS, split_of
 from deepsym.data.stats import corpus_stats, estimate_key

@@ -141,7 +141,7 @@ def _convert(jobs: list[Job], convert: Callable[[Job], str | None],
 
 def _report(results: Iterable[tuple[Job, str | None]], total: int) -> None:
     """Write a ``.skipped`` file for each job that failed; count them on stderr."""
-    from deepsym.data.corpus import _progress
+    from deepsym.data.build import _progress
 
     with _progress(total, sys.stderr.isatty()) as tick:
         for (source, target, _), reason in results:
