@@ -78,6 +78,15 @@ OVERFLOW = (b"\x00\x90\x3c\x40" + (vlq(MAX_DELTA) + b"\xff\x01\x00") * 8  # tick
 #: Damaged files: (bytes, the first problem). Each has a valid second track chunk
 #: holding an E-major arpeggio on channel 1, which must be read after the damage.
 SECOND = scale(1, [64, 68, 71]) + EOT
+
+
+def interrupted(event: bytes) -> bytes:
+    """A C-major scale whose second note-on relies on running status across ``event``
+    (a meta event or sysex, which cancel it), then End of Track."""
+    return (b"\x00\x90\x3c\x40\x60\x3c\x00" + b"\x00" + event + b"\x00\x3e\x40\x60\x3e\x00"
+            + scale(pitches=C_MAJOR[2:]) + EOT)
+
+
 MALFORMED: dict[str, tuple[bytes, Problem]] = {
     "long-vlq": (smf(scale() + b"\x80\x80\x80\x80\x00\x90\x40\x40" + EOT, SECOND),
                  Problem.LONG_VLQ),
@@ -112,6 +121,29 @@ MALFORMED: dict[str, tuple[bytes, Problem]] = {
     "trailing-garbage": (smf(SCALE, SECOND) + b"\x01\x02\x03", Problem.TRAILING_BYTES),
     "trailing-non-chunk": (smf(SCALE, SECOND) + b"\x00\x00\x00\x00\x00\x00\x00\x00",
                            Problem.TRAILING_BYTES),
+    # what SMF 1.0 forbids and the lenient reader reads past (test_strict.py has more)
+    "running-status-after-meta": (smf(interrupted(b"\xff\x01\x01x"), SECOND),
+                                  Problem.CANCELLED_RUNNING_STATUS),
+    "running-status-after-sysex": (smf(interrupted(b"\xf0\x02\x7e\xf7"), SECOND),
+                                   Problem.CANCELLED_RUNNING_STATUS),
+    "running-status-after-escape": (smf(interrupted(b"\xf7\x01\xf8"), SECOND),
+                                    Problem.CANCELLED_RUNNING_STATUS),
+    "no-end-of-track": (smf(scale(), SECOND), Problem.NO_END_OF_TRACK),
+    "bytes-after-end-of-track": (smf(SCALE + b"\x00\x90\x3c\x40", SECOND),
+                                 Problem.AFTER_END_OF_TRACK),
+    "end-of-track-of-1-byte": (smf(scale() + b"\x00\xff\x2f\x01\x00", SECOND),
+                               Problem.META_LENGTH),
+    "time-signature-of-2-bytes": (smf(b"\x00\xff\x58\x02\x03\x02" + SCALE, SECOND),
+                                  Problem.META_LENGTH),
+    "key-signature-of-3-bytes": (smf(b"\x00\xff\x59\x03\x01\x00\x00" + SCALE, SECOND),
+                                 Problem.META_LENGTH),
+    "sequence-number-of-0-bytes": (smf(b"\x00\xff\x00\x00" + SCALE, SECOND),
+                                   Problem.META_LENGTH),
+    "channel-prefix-of-2-bytes": (smf(b"\x00\xff\x20\x02\x00\x00" + SCALE, SECOND),
+                                  Problem.META_LENGTH),
+    "smpte-offset-of-4-bytes": (smf(b"\x00\xff\x54\x04\x00\x00\x00\x00" + SCALE, SECOND),
+                                Problem.META_LENGTH),
+    "meta-type-above-127": (smf(b"\x00\xff\x80\x01\x00" + SCALE, SECOND), Problem.META_TYPE),
 }
 #: The channel 0 pitches read from each damaged file, where not the whole C-major scale.
 CHANNEL_0 = {
@@ -465,12 +497,15 @@ def test_unknown_format() -> None:
     assert isinstance(result, MidiError) and "format 5" in str(result)
 
 
-def test_running_status_survives_meta_and_sysex() -> None:
+def test_lenient_running_status_survives_meta_and_sysex() -> None:
     body = b"\x00\x90\x3c\x40" + b"\x00\xff\x01\x01x" + b"\x00\x3e\x40" \
         + b"\x00\xf0\x02\x7e\xf7" + b"\x00\x40\x40" + b"\x60\x3c\x00\x00\x3e\x00\x00\x40\x00" + EOT
-    score, messages = read(smf(body), strict=True)
-    assert not messages
+    score, messages = read(smf(body))
+    assert len(messages) == 1 and "cancels" in messages[0] and "at byte 32 " in messages[0]
+    assert "(and 1 more problems)" in messages[0]  # the second interruption
     assert score.tracks[0].notes.tolist() == [(0, 96, p, 64) for p in (60, 62, 64)]
+    result, _ = read(smf(body), strict=True)
+    assert isinstance(result, MidiError) and result.offset == 32
 
 
 def test_format_2_lays_chunks_end_to_end() -> None:

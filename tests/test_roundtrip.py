@@ -132,8 +132,24 @@ def test_written_files_get_the_usual_permissions(tmp_path):
     (Score(tracks=[Track(notes=[(0, -1, 60, 1)])]), "duration"),
     (Score(tracks=[Track(notes=[(0, 1, 60, 1)], controls=[(0, 7, 128)])]), "controls"),
     (Score(tracks=[Track(notes=[(0, 1, 60, 1)], pitch_bends=[(0, 8192)])]), "pitch bends"),
-    (Score(tracks=[Track(notes=[(0, 1, 60, 1), (2**28 + 5, 1, 60, 1)])]), "2\\*\\*28"),
+    (Score(tracks=[Track(notes=[(2**31 - 10, 10, 60, 1)])]), "2\\*\\*31"),
 ])
 def test_scores_midi_cannot_hold_are_refused_clearly(score: Score, problem: str):
     with pytest.raises(MidiError, match=problem):
         deepsym.write_midi(score)
+
+
+@pytest.mark.parametrize("gap", [2**28 - 1, 2**28, 2**29 + 3, 2**31 - 11])
+def test_gaps_one_delta_time_cannot_hold_are_bridged(gap: int):
+    track = Track(notes=[(0, 1, 60, 1), (gap, 10, 62, 100)], controls=[(gap // 2, 7, 100)])
+    score = Score(tracks=[track, Track(notes=[(0, 1, 1, 1)], channel=1)],
+                  texts=[(5, "start"), (gap + 5, "end")])
+    back = deepsym.read_midi(deepsym.write_midi(score), strict=True)
+    assert back == dataclasses.replace(score, end_of_track=gap + 10)
+
+
+def test_meta_events_longer_than_a_length_holds_are_refused(monkeypatch):
+    monkeypatch.setattr(deepsym.midi, "MAX_META_LENGTH", 3)  # instead of 2**28 - 1 bytes
+    assert deepsym.read_midi(deepsym.write_midi(Score(texts=[(0, "abc")]))).texts == [(0, "abc")]
+    with pytest.raises(MidiError, match="a meta event of 4 bytes"):
+        deepsym.write_midi(Score(texts=[(0, "abcd")]))

@@ -28,6 +28,7 @@ from deepsym._ext.layout import Problem
 
 MAX_DELTA = 0x0FFFFFFF
 MAX_TICK = 2**31 - 1
+FILLER = b"\xff\x7f\x01\x7d"  # what encode_chunk bridges long gaps with
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -175,10 +176,13 @@ def events(draw: st.DrawFn) -> bytes:
 
 @st.composite
 def chunk_events(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(ticks, payload, lengths) of valid events: non-decreasing ticks, gaps below 2**28."""
+    """(ticks, payload, lengths) of valid events: non-decreasing ticks, some gaps longer
+    than one delta time holds (2**28 - 1)."""
     deltas = draw(st.lists(st.one_of(st.integers(0, 200), st.integers(0, MAX_DELTA),
                                      st.sampled_from([0x7F, 0x80, 0x3FFF, 0x4000, 0x1FFFFF,
-                                                      0x200000, MAX_DELTA])),
+                                                      0x200000, MAX_DELTA, MAX_DELTA + 1,
+                                                      2 * MAX_DELTA, 2 * MAX_DELTA + 1]),
+                                     st.integers(0, 3 * MAX_DELTA)),
                            max_size=40))
     first = draw(st.integers(0, MAX_DELTA))
     ticks = np.cumsum([first, *deltas[1:]], dtype=np.int64)[:len(deltas)]
@@ -200,14 +204,28 @@ def test_encode_chunk(case: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
     ticks, payload, lengths = case
     body = assert_twins_encode(ticks, payload, lengths)
     assert isinstance(body, bytes)
-    assert len(body) <= len(payload) + 4 * len(ticks)
+    gaps = np.diff(ticks, prepend=0)
+    fillers = int(np.sum(np.maximum(gaps - 1, 0) // MAX_DELTA))
+    assert body.count(FILLER) >= fillers
+    assert len(body) <= len(payload) + 4 * len(ticks) + (4 + len(FILLER)) * fillers
     if len(ticks) and ticks[-1] > MAX_TICK:
         return  # a valid chunk body, but beyond what the reader accepts
-    # the body reads back without a problem, its last event where the last tick is
+    # the body reads back without a problem (strict), its last event where the last tick is
     body += b"\x00\xff\x2f\x00"
     parsed = smf_py.parse_tracks(b"MTrk" + len(body).to_bytes(4, "big") + body, 0, 1, True)
     assert parsed["problems"] == []
-    assert parsed["chunks"] == [(0, int(ticks[-1]) if len(ticks) else 0)]
+    assert parsed["chunks"] == [(0, int(ticks[-1]) if len(ticks) else 0, 0)]
+
+
+def test_encode_chunk_bridges_long_gaps_with_fillers() -> None:
+    """A gap one delta time cannot hold: fillers MAX_DELTA apart, then running status
+    starts again (the fillers are meta events, which cancel it)."""
+    ticks = np.array([0, 2 * MAX_DELTA + 5], np.int64)
+    payload = np.frombuffer(b"\x90\x3c\x40\x90\x3c\x00", np.uint8)
+    lengths = np.array([3, 3], np.int32)
+    filler = b"\xff\xff\xff\x7f" + FILLER
+    expected = b"\x00\x90\x3c\x40" + filler * 2 + b"\x05\x90\x3c\x00"
+    assert assert_twins_encode(ticks, payload, lengths) == expected
 
 
 def test_encode_chunk_uses_running_status() -> None:
@@ -229,14 +247,12 @@ def test_encode_chunk_invalid(case: tuple[np.ndarray, np.ndarray, np.ndarray],
                               data: st.DataObject) -> None:
     ticks, payload, lengths = (a.copy() for a in case)
     i = data.draw(st.integers(0, len(ticks) - 1))
-    how = data.draw(st.sampled_from(["decreasing", "zero-length", "gap", "short-payload",
+    how = data.draw(st.sampled_from(["decreasing", "zero-length", "short-payload",
                                      "mismatch", "negative"]))
     if how == "decreasing":
         ticks[i] = ticks[i - 1] - 1 if i else -1
     elif how == "zero-length":
         lengths[i] = 0
-    elif how == "gap":
-        ticks[i:] += MAX_DELTA + 1 - (ticks[i] - (ticks[i - 1] if i else 0))
     elif how == "short-payload":
         payload = payload[:-1]
     elif how == "mismatch":

@@ -9,8 +9,18 @@ a note, ordered by chunk then channel; channel 10 (9 from zero) is drums; a trac
 program is the first program change of its channel in its chunk (0 when none); a
 note-on with velocity 0 is a note-off; a note-off ends the earliest-started open note
 of its chunk, channel and pitch; notes still open end at their chunk's last event;
-zero-length notes are kept; notes are sorted by start, then pitch. Meta events and
-sysex do not cancel running status. Format 2 sequences are laid one after another.
+zero-length notes are kept; notes are sorted by start, then pitch. Format 2 sequences
+are laid one after another.
+
+Strict means the SMF 1.0 specification: ``strict=True`` refuses everything it forbids
+that the lenient reader tolerates with a warning (running status relied on after a meta
+event or sysex, which cancel it; a track chunk without End of Track or with bytes after
+it; meta events of a type above 127 or of a length their type does not have; a format 0
+file with several track chunks; more track chunks than the header declares). An SMPTE
+division whose rate is not 24, 25, 29 or 30 frames per second is refused in both modes.
+
+Every Score the reader returns can be written: ``write_midi`` then ``read_midi`` gives
+the same notes. Gaps longer than one delta time can hold are bridged on writing.
 """
 from __future__ import annotations
 
@@ -32,6 +42,8 @@ Source = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes]
 
 TEXT, TRACK_NAME, INSTRUMENT, LYRIC, MARKER = 0x01, 0x03, 0x04, 0x05, 0x06
 DRUM_CHANNEL = 9
+MAX_TICK = 2**31 - 1  # ticks are int32 in the Score
+MAX_META_LENGTH = 0x0FFFFFFF  # the largest variable-length quantity (4 bytes)
 
 
 # -- reading ----------------------------------------------------------------------------
@@ -63,21 +75,35 @@ def read_midi(source: Source, *, strict: bool = False, name: str | None = None) 
     data, (fmt, n_tracks, division, offset, base) = _unwrap(data, name, strict)
     raw = smf.parse_tracks(data[base:] if base else data, offset - base, fmt, strict)
     chunks = len(raw["chunks"])
-    if raw["problems"] or 0 < chunks < n_tracks:
-        _report(raw, chunks, n_tracks, base, len(data), name, strict)
+    if raw["problems"] or chunks != n_tracks or (fmt == 0 and chunks > 1):
+        problems = [(Problem(code).message, base + at) for code, at in raw["problems"]]
+        problems += _chunk_problems(raw["chunks"], fmt, n_tracks, base, len(data))
+        if problems:
+            _report(problems, name, strict)
     if chunks == 0:
         raise MidiError("no MTrk track chunk", name, min(offset, len(data)))
     return _score(raw, division)
 
 
-def _report(raw: dict, chunks: int, n_tracks: int, base: int, size: int, name: str,
-            strict: bool) -> None:
-    """Raise the first problem the kernel met (strict) or warn once about them all."""
-    problems = [(Problem(code).message, base + at) for code, at in raw["problems"]]
-    if 0 < chunks < n_tracks:
+def _chunk_problems(chunks: list[tuple[int, int, int]], fmt: int, n_tracks: int, base: int,
+                    size: int) -> list[tuple[str, int]]:
+    """Where the track chunks disagree with the header: (message, byte offset) pairs."""
+    problems = []
+    if fmt == 0 and len(chunks) > 1:
+        problems.append((f"a format 0 file holds {len(chunks)} track chunks (one only); "
+                         "read as format 1", base + chunks[1][2]))
+    if len(chunks) > n_tracks:
+        problems.append((f"the header declares {n_tracks} track chunks but the file holds "
+                         f"{len(chunks)}; read them all", base + chunks[n_tracks][2]))
+    elif 0 < len(chunks) < n_tracks:
         problems.append((f"the header declares {n_tracks} track chunks but the file "
-                         f"holds {chunks}", size))
-    message, offset = problems[0]
+                         f"holds {len(chunks)}", size))
+    return problems
+
+
+def _report(problems: list[tuple[str, int]], name: str, strict: bool) -> None:
+    """Raise the first problem in the file (strict) or warn once about them all."""
+    message, offset = min(problems, key=lambda problem: problem[1])
     if strict:
         raise MidiError(message, name, offset)
     more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
@@ -131,9 +157,22 @@ def _unwrap(data: bytes, name: str, strict: bool) -> tuple[bytes, Header]:
             raise MidiError(f"unknown format {fmt}", name, 8)
         warnings.warn(f"{name}: unknown format {fmt}, read as format 1", MidiWarning, stacklevel=3)
         fmt = 1
-    if division & 0x7FFF == 0 or (division & 0x8000 and division & 0xFF == 0):
-        raise MidiError("time division is 0", name, base + 12)
+    _check_division(division, name, base + 12)
     return data, Header(fmt, n_tracks, division, base + 8 + length, base)
+
+
+def _check_division(division: int, name: str, offset: int) -> None:
+    """Refuse a time division of 0 or an SMPTE rate other than 24, 25, 29 or 30 fps.
+
+    SMF 1.0 allows only those four rates; the Score could not be written back with
+    another one, so both modes refuse it.
+    """
+    if division & 0x7FFF == 0 or (division & 0x8000 and division & 0xFF == 0):
+        raise MidiError("time division is 0", name, offset)
+    fps = 256 - (division >> 8)
+    if division & 0x8000 and fps not in SMPTE_FPS:
+        raise MidiError(f"SMPTE time division of {fps} frames per second (SMF allows 24, "
+                        "25, 29 and 30)", name, offset)
 
 
 def _riff_data(data: bytes, name: str) -> tuple[int, int]:
@@ -164,7 +203,7 @@ def _score(raw: dict, division: int) -> Score:
     ticks_per_beat = division
     if division & 0x8000:
         smpte = (256 - (division >> 8), division & 0xFF)
-        ticks_per_beat = max(1, round(SMPTE_FPS.get(smpte[0], smpte[0]) * smpte[1] / 2))
+        ticks_per_beat = max(1, round(SMPTE_FPS[smpte[0]] * smpte[1] / 2))
     return Score.from_arrays(ticks_per_beat, tracks, raw["tempos"], raw["time_signatures"],
                              raw["key_signatures"], raw["texts"], smpte, raw["end"])
 
@@ -178,10 +217,13 @@ def write_midi(score: Score, target: str | os.PathLike | IO[bytes] | None = None
     signatures and texts. ``target`` may be a path (written atomically: a temporary
     file renamed into place) or a binary file object. Notes of one track and pitch
     that overlap with out-of-order ends cannot be told apart in MIDI; every other
-    score reads back with the same notes.
+    score reads back with the same notes, every score ``read_midi`` returns included.
+    A gap of 2**28 ticks or more between two events of a track, more than one delta
+    time holds, is bridged by filler meta events (``FF 7F 01 7D``, sequencer-specific,
+    which readers ignore) every 2**28 - 1 ticks.
     """
-    _check(score)
     end = score.end_tick
+    _check(score, end)
     conductor = _conductor_events(score)
     if len(score.tracks) == 1:
         chunks = [_chunk(conductor + _names(score.tracks[0]), score.tracks[0], end)]
@@ -205,11 +247,13 @@ def write_midi(score: Score, target: str | os.PathLike | IO[bytes] | None = None
     return data
 
 
-def _check(score: Score) -> None:
-    """Raise MidiError for anything a Standard MIDI File cannot hold."""
+def _check(score: Score, end: int) -> None:
+    """Raise MidiError for anything a Standard MIDI File cannot hold (or deepsym read)."""
     def bad(message: str) -> MidiError:
         return MidiError(f"cannot write: {message}", "<score>")
 
+    if end > MAX_TICK:
+        raise bad(f"the score ends at tick {end}, past 2**31 - 1 (the reader's last tick)")
     if score.smpte is not None:
         fps, per_frame = score.smpte
         if fps not in SMPTE_FPS or not 1 <= per_frame <= 255:
@@ -241,7 +285,11 @@ def _check(score: Score) -> None:
 
 
 def _meta(mtype: int, body: bytes) -> bytes:
+    """A meta event: FF, its type, its length as a variable-length quantity, its data."""
     n = len(body)
+    if n > MAX_META_LENGTH:
+        raise MidiError(f"cannot write: a meta event of {n} bytes (at most 2**28 - 1)",
+                        "<score>")
     groups = [n & 0x7F]
     while n > 0x7F:
         n >>= 7

@@ -1,4 +1,9 @@
-"""Array layouts and problem codes shared by the compiled kernels and their Python twins."""
+"""Array layouts and problem codes shared by the compiled kernels and their Python twins.
+
+A problem is something the Standard MIDI File 1.0 specification forbids, or something
+the Score model cannot hold (``TICK_OVERFLOW``): the lenient reader keeps what it can
+read and warns; ``strict=True`` raises at the first.
+"""
 from __future__ import annotations
 
 from enum import IntEnum
@@ -37,6 +42,11 @@ class Problem(IntEnum):
     BAD_META = 7
     TRAILING_BYTES = 8
     TICK_OVERFLOW = 9
+    CANCELLED_RUNNING_STATUS = 10
+    NO_END_OF_TRACK = 11
+    AFTER_END_OF_TRACK = 12
+    META_LENGTH = 13
+    META_TYPE = 14
 
     @property
     def message(self) -> str:
@@ -53,4 +63,13 @@ _MESSAGES = {
     Problem.BAD_META: "a malformed tempo, time or key signature event; skipped",
     Problem.TRAILING_BYTES: "bytes after the last chunk are not a chunk",
     Problem.TICK_OVERFLOW: "an event lies beyond tick 2**31 - 1",
+    Problem.CANCELLED_RUNNING_STATUS: "a data byte relies on running status, which the meta "
+                                      "event or sysex before it cancels; read with the "
+                                      "status before them",
+    Problem.NO_END_OF_TRACK: "a track chunk ends without an End of Track event",
+    Problem.AFTER_END_OF_TRACK: "bytes follow the End of Track event inside its chunk; ignored",
+    Problem.META_LENGTH: "a meta event's length is not the one its type has (sequence "
+                         "number 2, channel prefix 1, End of Track 0, SMPTE offset 5, time "
+                         "signature 4, key signature 2); read as far as it goes",
+    Problem.META_TYPE: "a meta event's type is above 127; skipped",
 }

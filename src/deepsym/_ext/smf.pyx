@@ -6,7 +6,7 @@ pitch bends, meta events and the problems met on the way. ``encode_chunk`` write
 body of one track chunk from sorted ticks and pre-built message bytes.
 ``smf_py.py`` is the plain-Python twin with the same API; the tests compare both.
 """
-from cpython.bytearray cimport PyByteArray_FromStringAndSize
+from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_FromStringAndSize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
@@ -72,9 +72,15 @@ cdef enum:
     P_BAD_META = 7
     P_TRAILING_BYTES = 8
     P_TICK_OVERFLOW = 9
+    P_CANCELLED_RUNNING_STATUS = 10
+    P_NO_END_OF_TRACK = 11
+    P_AFTER_END_OF_TRACK = 12
+    P_META_LENGTH = 13
+    P_META_TYPE = 14
     NO_MEMORY = -1
     MAX_TICK = 2147483647
     MAX_DELTA = 0x0FFFFFFF
+    FILLER_SIZE = 4      # FF 7F 01 7D: a sequencer-specific meta event, non-commercial ID
     N_KEYS = 2048        # 16 channels x 128 pitches
     RAW_NOTE = 6         # raw note row: channel, start, end, pitch, velocity, next open note
     RAW_CONTROL = 4      # channel, tick, number, value
@@ -93,7 +99,8 @@ assert sizeof(TempoT) == TEMPO_DTYPE.itemsize
 assert sizeof(TimeSigT) == TIME_SIGNATURE_DTYPE.itemsize
 assert sizeof(KeySigT) == KEY_SIGNATURE_DTYPE.itemsize
 assert len(TRACK_COLUMNS) == 9
-assert P_TRUNCATED_EVENT == Problem.TRUNCATED_EVENT and P_TICK_OVERFLOW == Problem.TICK_OVERFLOW
+assert P_TRUNCATED_EVENT == Problem.TRUNCATED_EVENT and P_META_TYPE == Problem.META_TYPE
+assert len(Problem) == P_META_TYPE
 
 
 cdef struct Buf:
@@ -191,48 +198,76 @@ cdef inline int read_vlq(const uint8_t* buf, Py_ssize_t* pos, Py_ssize_t end,
     return P_LONG_VLQ
 
 
+cdef int tempo_event(State* st, const uint8_t* buf, Py_ssize_t at, int64_t length,
+                     int64_t tick) noexcept nogil:
+    """Store a Set Tempo event: 0, NO_MEMORY or P_BAD_META (not 3 bytes, or 0 usec)."""
+    cdef int64_t usec
+    cdef TempoT* tempo
+    if length != 3:
+        return P_BAD_META
+    usec = (<int64_t> buf[at] << 16) | (buf[at + 1] << 8) | buf[at + 2]
+    if usec == 0:
+        return P_BAD_META
+    tempo = <TempoT*> grow(&st.tempos, sizeof(TempoT))
+    if tempo == NULL:
+        return NO_MEMORY
+    tempo.tick = <int32_t> tick
+    tempo.qpm = 60000000.0 / usec
+    return 0
+
+
+cdef int time_signature(State* st, const uint8_t* buf, Py_ssize_t at, int64_t length,
+                        int64_t tick) noexcept nogil:
+    """Store a Time Signature: 0, NO_MEMORY, P_BAD_META (unreadable, skipped) or
+    P_META_LENGTH (kept, but not 4 bytes long)."""
+    cdef TimeSigT* timesig
+    if length < 2 or buf[at] == 0 or buf[at + 1] > 15:
+        return P_BAD_META
+    timesig = <TimeSigT*> grow(&st.timesigs, sizeof(TimeSigT))
+    if timesig == NULL:
+        return NO_MEMORY
+    timesig.tick = <int32_t> tick
+    timesig.numerator = buf[at]
+    timesig.denominator = 1 << buf[at + 1]
+    return P_META_LENGTH if length != 4 else 0
+
+
+cdef int key_signature(State* st, const uint8_t* buf, Py_ssize_t at, int64_t length,
+                       int64_t tick) noexcept nogil:
+    """Store a Key Signature: 0, NO_MEMORY, P_BAD_META (unreadable, skipped) or
+    P_META_LENGTH (kept, but not 2 bytes long)."""
+    cdef KeySigT* keysig
+    cdef int sf
+    if length < 2:
+        return P_BAD_META
+    sf = <int8_t> buf[at]
+    if sf < -7 or sf > 7 or buf[at + 1] > 1:
+        return P_BAD_META
+    keysig = <KeySigT*> grow(&st.keysigs, sizeof(KeySigT))
+    if keysig == NULL:
+        return NO_MEMORY
+    keysig.tick = <int32_t> tick
+    keysig.key = sf
+    keysig.mode = buf[at + 1]
+    return P_META_LENGTH if length != 2 else 0
+
+
 cdef int meta_event(State* st, const uint8_t* buf, Py_ssize_t at, int64_t length,
                     int mtype, int64_t tick, int64_t chunk) noexcept nogil:
-    """Store one meta event: 0, NO_MEMORY or P_BAD_META."""
+    """Store one meta event (not End of Track): 0, NO_MEMORY or a problem code."""
     cdef int64_t* r
-    cdef int64_t usec
-    cdef int sf
-    cdef TempoT* tempo
-    cdef TimeSigT* timesig
-    cdef KeySigT* keysig
+    if mtype > 0x7F:
+        return P_META_TYPE
     if mtype == 0x51:
-        if length != 3:
-            return P_BAD_META
-        usec = (<int64_t> buf[at] << 16) | (buf[at + 1] << 8) | buf[at + 2]
-        if usec == 0:
-            return P_BAD_META
-        tempo = <TempoT*> grow(&st.tempos, sizeof(TempoT))
-        if tempo == NULL:
-            return NO_MEMORY
-        tempo.tick = <int32_t> tick
-        tempo.qpm = 60000000.0 / usec
-    elif mtype == 0x58:
-        if length < 2 or buf[at] == 0 or buf[at + 1] > 15:
-            return P_BAD_META
-        timesig = <TimeSigT*> grow(&st.timesigs, sizeof(TimeSigT))
-        if timesig == NULL:
-            return NO_MEMORY
-        timesig.tick = <int32_t> tick
-        timesig.numerator = buf[at]
-        timesig.denominator = 1 << buf[at + 1]
-    elif mtype == 0x59:
-        if length < 2:
-            return P_BAD_META
-        sf = <int8_t> buf[at]
-        if sf < -7 or sf > 7 or buf[at + 1] > 1:
-            return P_BAD_META
-        keysig = <KeySigT*> grow(&st.keysigs, sizeof(KeySigT))
-        if keysig == NULL:
-            return NO_MEMORY
-        keysig.tick = <int32_t> tick
-        keysig.key = sf
-        keysig.mode = buf[at + 1]
-    elif 0x01 <= mtype <= 0x0F:
+        return tempo_event(st, buf, at, length, tick)
+    if mtype == 0x58:
+        return time_signature(st, buf, at, length, tick)
+    if mtype == 0x59:
+        return key_signature(st, buf, at, length, tick)
+    if (mtype == 0x00 and length != 2) or (mtype == 0x20 and length != 1) \
+            or (mtype == 0x54 and length != 5):
+        return P_META_LENGTH
+    if 0x01 <= mtype <= 0x0F:
         r = row(&st.texts, 5)
         if r == NULL:
             return NO_MEMORY
@@ -295,13 +330,63 @@ cdef int channel_event(State* st, int status, int d1, int d2, int64_t tick) noex
     return 0
 
 
+cdef enum:
+    GO_ON = 0      # what reading a meta event or sysex tells the track loop
+    CUT = 1        # the event is cut short: the chunk ends before it
+    STOP = 2       # the event is whole, but a problem stops reading
+    ENDED = 3      # End of Track
+
+
+cdef int end_of_track(State* st, Py_ssize_t at, Py_ssize_t end, int64_t length) noexcept nogil:
+    """Check an End of Track whose data starts at ``at``: ENDED, or STOP in strict mode."""
+    if length != 0 and report(st, P_META_LENGTH, at):
+        return STOP
+    if at + length < end and report(st, P_AFTER_END_OF_TRACK, at + length):
+        return STOP
+    return ENDED
+
+
+cdef int meta_or_sysex(State* st, const uint8_t* buf, Py_ssize_t* pos, Py_ssize_t end,
+                       int64_t tick, int64_t chunk) noexcept nogil:
+    """Read the meta event or sysex at ``pos[0]`` and move past it: GO_ON, CUT, STOP or ENDED."""
+    cdef int mtype = -1
+    cdef int code
+    cdef int64_t length
+    if buf[pos[0]] == 0xFF:
+        if pos[0] + 1 >= end:
+            report(st, P_TRUNCATED_EVENT, end)
+            return CUT
+        mtype = buf[pos[0] + 1]
+        pos[0] += 1
+    pos[0] += 1
+    code = read_vlq(buf, pos, end, &length)
+    if not code and length > end - pos[0]:
+        code = P_TRUNCATED_EVENT
+    if code:
+        report(st, code, pos[0])
+        return CUT
+    if mtype == 0x2F:
+        return end_of_track(st, pos[0], end, length)
+    if mtype >= 0:
+        code = meta_event(st, buf, pos[0], length, mtype, tick, chunk)
+        if code and report(st, code, pos[0]):
+            return STOP
+    pos[0] += length
+    return GO_ON
+
+
 cdef int64_t parse_track(State* st, const uint8_t* buf, Py_ssize_t pos, Py_ssize_t end,
                          int64_t chunk, int64_t tick) noexcept nogil:
-    """Parse one MTrk body starting at ``tick``; return the tick of its last event."""
+    """Parse one MTrk body starting at ``tick``; return the tick of its last event.
+
+    Meta events and sysex cancel running status (SMF 1.0); a data byte that relies on
+    it after them is a problem, read with the earlier status unless strict.
+    """
     cdef int64_t last = tick
     cdef int64_t value
     cdef int status = 0
-    cdef int code, b, mtype, n_data, d1, d2
+    cdef bint cancelled = False
+    cdef int code, b, n_data, d1, d2
     while pos < end:
         code = read_vlq(buf, &pos, end, &value)
         if code:
@@ -316,26 +401,12 @@ cdef int64_t parse_track(State* st, const uint8_t* buf, Py_ssize_t pos, Py_ssize
             break
         b = buf[pos]
         if b == 0xFF or b == 0xF0 or b == 0xF7:
-            # Meta events and sysex keep the running status, as real players do.
-            if b == 0xFF and pos + 1 >= end:
-                report(st, P_TRUNCATED_EVENT, end)
+            code = meta_or_sysex(st, buf, &pos, end, tick, chunk)
+            if code != CUT:
+                last = tick
+            if code != GO_ON:
                 break
-            mtype = buf[pos + 1] if b == 0xFF else -1
-            pos += 2 if b == 0xFF else 1
-            code = read_vlq(buf, &pos, end, &value)
-            if not code and value > end - pos:
-                code = P_TRUNCATED_EVENT
-            if code:
-                report(st, code, pos)
-                break
-            last = tick
-            if b == 0xFF:
-                if mtype == 0x2F:
-                    break
-                code = meta_event(st, buf, pos, value, mtype, tick, chunk)
-                if code and report(st, code, pos):
-                    break
-            pos += value
+            cancelled = True
             continue
         if b > 0xF0:
             if report(st, P_SYSTEM_MESSAGE, pos):
@@ -348,10 +419,15 @@ cdef int64_t parse_track(State* st, const uint8_t* buf, Py_ssize_t pos, Py_ssize
             continue
         if b & 0x80:
             status = b
+            cancelled = False
             pos += 1
         elif status == 0:
             report(st, P_NO_STATUS, pos)
             break
+        elif cancelled:
+            cancelled = False
+            if report(st, P_CANCELLED_RUNNING_STATUS, pos):
+                break
         n_data = 1 if (status >> 4) == 0xC or (status >> 4) == 0xD else 2
         if pos + n_data > end:
             report(st, P_TRUNCATED_EVENT, pos)
@@ -366,6 +442,8 @@ cdef int64_t parse_track(State* st, const uint8_t* buf, Py_ssize_t pos, Py_ssize
         if channel_event(st, status, d1, d2, tick) == NO_MEMORY:
             report(st, NO_MEMORY, pos)
             break
+    else:
+        report(st, P_NO_END_OF_TRACK, end)
     return last
 
 
@@ -532,12 +610,13 @@ cdef void walk_chunks(State* st, const uint8_t* buf, Py_ssize_t pos, Py_ssize_t 
             if finish_chunk(st, chunk, last) == NO_MEMORY:
                 report(st, NO_MEMORY, pos)
                 return
-            r = row(&st.chunks, 2)
+            r = row(&st.chunks, 3)
             if r == NULL:
                 report(st, NO_MEMORY, pos)
                 return
             r[0] = start
             r[1] = last
+            r[2] = pos
             if fmt == 2:
                 start = last  # format 2: independent sequences, played one after another
             chunk += 1
@@ -587,8 +666,8 @@ cdef int64_t end_tick(Buf* chunks) noexcept nogil:
     cdef const int64_t* v = <int64_t*> chunks.data
     cdef int64_t end = 0
     cdef Py_ssize_t i
-    for i in range(rows(chunks, 2)):
-        end = max(end, v[i * 2 + 1])
+    for i in range(rows(chunks, 3)):
+        end = max(end, v[i * 3 + 1])
     return end
 
 
@@ -721,8 +800,9 @@ def parse_tracks(bytes data, Py_ssize_t pos, int fmt, bint strict) -> dict:
     byte length) in file order, their bytes one after another); ``names``, a dict from (chunk, meta type 3 or 4) to the chunk's first track
     or instrument name; ``end``, the latest chunk's last event tick (0 without
     chunks); and lists of tuples ``tracks`` (TRACK_COLUMNS), ``chunks``
-    (first tick, last tick) and ``problems`` (code, byte offset).
-    In strict mode parsing stops at the first problem.
+    (first tick, last tick, byte offset of the MTrk chunk) and ``problems``
+    (``layout.Problem`` code, byte offset). In strict mode parsing stops at the
+    first problem.
     """
     cdef Py_ssize_t size = len(data)
     cdef const uint8_t* buf = <const uint8_t*> PyBytes_AS_STRING(data)
@@ -749,12 +829,56 @@ def parse_tracks(bytes data, Py_ssize_t pos, int fmt, bint strict) -> dict:
             "key_signatures": to_array(&st.keysigs, KEY_SIGNATURE_DTYPE, sizeof(KeySigT)),
             "texts": (text_rows, text_bytes),
             "names": names,
-            "chunks": table(&st.chunks, 2),
+            "chunks": table(&st.chunks, 3),
             "end": end_tick(&st.chunks),
             "problems": table(&st.problems, 2),
         }
     finally:
         give_back_state(st)
+
+
+cdef Py_ssize_t check_events(const int64_t[::1] ticks, const int32_t[::1] lengths,
+                             Py_ssize_t payload_size, Py_ssize_t* fillers) noexcept nogil:
+    """The first event that cannot be encoded (-1 when none); count the fillers needed."""
+    cdef Py_ssize_t i, used = 0
+    cdef int64_t delta, prev = 0
+    fillers[0] = 0
+    for i in range(ticks.shape[0]):
+        delta = ticks[i] - prev
+        if delta < 0 or lengths[i] < 1 or used + lengths[i] > payload_size:
+            return i
+        fillers[0] += (delta - 1) // MAX_DELTA if delta > MAX_DELTA else 0
+        prev = ticks[i]
+        used += lengths[i]
+    return -1
+
+
+cdef inline Py_ssize_t write_vlq(uint8_t* o, int64_t value) noexcept nogil:
+    """Write ``value`` (at most MAX_DELTA) as a variable-length quantity; return its size."""
+    cdef int shift = 21
+    cdef Py_ssize_t k = 0
+    while shift > 0 and (value >> shift) == 0:
+        shift -= 7
+    while shift > 0:
+        o[k] = 0x80 | ((value >> shift) & 0x7F)
+        k += 1
+        shift -= 7
+    o[k] = value & 0x7F
+    return k + 1
+
+
+cdef Py_ssize_t write_fillers(uint8_t* o, int64_t count) noexcept nogil:
+    """Write ``count`` filler events, MAX_DELTA ticks apart; return the bytes written."""
+    cdef Py_ssize_t k = 0
+    cdef int64_t j
+    for j in range(count):
+        k += write_vlq(o + k, MAX_DELTA)
+        o[k] = 0xFF
+        o[k + 1] = 0x7F
+        o[k + 2] = 0x01
+        o[k + 3] = 0x7D
+        k += FILLER_SIZE
+    return k
 
 
 def encode_chunk(const int64_t[::1] ticks, const uint8_t[::1] payload,
@@ -764,32 +888,33 @@ def encode_chunk(const int64_t[::1] ticks, const uint8_t[::1] payload,
     Event ``i`` happens at ``ticks[i]`` (non-decreasing) and is the next ``lengths[i]``
     bytes of ``payload``: a channel message with its status byte, a meta event
     (FF type length data) or a sysex. Channel messages use running status; meta
-    events and sysex reset it.
+    events and sysex reset it (SMF 1.0: they cancel it). A gap longer than one delta
+    time can hold (2**28 - 1 ticks) is bridged by filler events ``FF 7F 01 7D``, a
+    sequencer-specific meta event with the non-commercial ID, which readers ignore.
     """
-    cdef Py_ssize_t n = ticks.shape[0], i, k = 0, p = 0, skip
+    cdef Py_ssize_t n = ticks.shape[0], i, k = 0, p = 0, skip, fillers, bad
     cdef int64_t delta, prev = 0
-    cdef int running = 0, first, shift
-    cdef Py_ssize_t bad = -1
+    cdef int running = 0, first
+    cdef uint8_t* o
     if lengths.shape[0] != n:
         raise ValueError("ticks and lengths differ in length")
-    out = bytearray(payload.shape[0] + 4 * n)
-    cdef uint8_t[::1] o = out
+    with nogil:
+        bad = check_events(ticks, lengths, payload.shape[0], &fillers)
+    if bad >= 0:
+        raise ValueError(f"event {bad}: ticks must be non-decreasing and every event "
+                         "must have bytes")
+    out = PyByteArray_FromStringAndSize(NULL, payload.shape[0] + 4 * n
+                                        + (4 + FILLER_SIZE) * fillers)
+    o = <uint8_t*> PyByteArray_AS_STRING(out)
     with nogil:
         for i in range(n):
             delta = ticks[i] - prev
-            if delta < 0 or delta > MAX_DELTA or lengths[i] < 1 or p + lengths[i] > payload.shape[0]:
-                bad = i
-                break
             prev = ticks[i]
-            shift = 21
-            while shift > 0 and (delta >> shift) == 0:
-                shift -= 7
-            while shift > 0:
-                o[k] = 0x80 | ((delta >> shift) & 0x7F)
-                k += 1
-                shift -= 7
-            o[k] = delta & 0x7F
-            k += 1
+            if delta > MAX_DELTA:  # more than one delta time holds: fillers first
+                k += write_fillers(o + k, (delta - 1) // MAX_DELTA)
+                delta = (delta - 1) % MAX_DELTA + 1
+                running = 0  # the fillers are meta events
+            k += write_vlq(o + k, delta)
             first = payload[p]
             skip = 0
             if 0x80 <= first < 0xF0:
@@ -797,10 +922,7 @@ def encode_chunk(const int64_t[::1] ticks, const uint8_t[::1] payload,
                 running = first
             else:
                 running = 0
-            memcpy(&o[k], &payload[p + skip], lengths[i] - skip)
+            memcpy(o + k, &payload[p + skip], lengths[i] - skip)
             k += lengths[i] - skip
             p += lengths[i]
-    if bad >= 0:
-        raise ValueError(f"event {bad}: ticks must be non-decreasing with gaps below 2**28 "
-                         "and every event must have bytes")
-    return bytes(o[:k])
+    return PyBytes_FromStringAndSize(<char*> o, k)

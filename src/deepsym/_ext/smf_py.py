@@ -21,6 +21,8 @@ from deepsym._ext.layout import (
 MAX_TICK = 2**31 - 1
 TEXT, TRACK_NAME, INSTRUMENT, LYRIC, MARKER = 0x01, 0x03, 0x04, 0x05, 0x06
 MAX_DELTA = 0x0FFFFFFF
+FILLER = b"\xff\x7f\x01\x7d"  # a sequencer-specific meta event, non-commercial ID
+FIXED_META_LENGTHS = {0x00: 2, 0x20: 1, 0x54: 5}  # meta types the reader skips
 
 
 class _Parser:
@@ -74,7 +76,7 @@ class _Parser:
             ident = data[pos:pos + 4]
             if ident == b"MTrk":
                 last = self.track(pos + 8, end, chunk, start)
-                self.chunks.append((start, last))
+                self.chunks.append((start, last, pos))
                 if fmt == 2:
                     start = last
                 chunk += 1
@@ -84,9 +86,11 @@ class _Parser:
             pos = end
 
     def track(self, pos: int, end: int, chunk: int, tick: int) -> int:
+        """Parse one MTrk body starting at ``tick``; return the tick of its last event."""
         state = _Track(chunk)
         last = tick
         status = 0
+        cancelled = False  # by a meta event or sysex (SMF 1.0)
         data = self.data
         while pos < end:
             try:
@@ -98,21 +102,11 @@ class _Parser:
                     raise _Fault(Problem.TRUNCATED_EVENT, pos)
                 b = data[pos]
                 if b in (0xFF, 0xF0, 0xF7):
-                    if b == 0xFF and pos + 1 >= end:
-                        raise _Fault(Problem.TRUNCATED_EVENT, end)
-                    mtype = data[pos + 1] if b == 0xFF else -1
-                    pos += 2 if b == 0xFF else 1
-                    length, pos = self.vlq(pos, end)
-                    if length > end - pos:
-                        raise _Fault(Problem.TRUNCATED_EVENT, pos)
+                    action, pos = self.meta_or_sysex(pos, end, tick, chunk)
                     last = tick
-                    if b == 0xFF:
-                        if mtype == 0x2F:
-                            break
-                        bad = not self.meta(mtype, pos, length, tick, chunk)
-                        if bad and self.report(Problem.BAD_META, pos):
-                            break
-                    pos += length
+                    if action != _GO_ON:
+                        break
+                    cancelled = True
                     continue
                 if b > 0xF0:
                     if self.report(Problem.SYSTEM_MESSAGE, pos):
@@ -123,10 +117,14 @@ class _Parser:
                     last = tick
                     continue
                 if b & 0x80:
-                    status = b
+                    status, cancelled = b, False
                     pos += 1
                 elif status == 0:
                     raise _Fault(Problem.NO_STATUS, pos)
+                elif cancelled:
+                    cancelled = False
+                    if self.report(Problem.CANCELLED_RUNNING_STATUS, pos):
+                        break
                 n_data = 1 if status >> 4 in (0xC, 0xD) else 2
                 if pos + n_data > end:
                     raise _Fault(Problem.TRUNCATED_EVENT, pos)
@@ -140,34 +138,72 @@ class _Parser:
             except _Fault as fault:
                 self.report(fault.code, fault.offset)
                 break
+        else:
+            self.report(Problem.NO_END_OF_TRACK, end)
         self.finish(state, last)
         return last
 
-    def meta(self, mtype: int, at: int, length: int, tick: int, chunk: int) -> bool:
-        """Store one meta event; False when it is malformed."""
+    def meta_or_sysex(self, pos: int, end: int, tick: int, chunk: int) -> tuple[str, int]:
+        """Read the meta event or sysex at ``pos``: (_GO_ON, _STOP or _ENDED, next offset).
+
+        Raises _Fault when the event is cut short.
+        """
+        mtype = -1
+        if self.data[pos] == 0xFF:
+            if pos + 1 >= end:
+                raise _Fault(Problem.TRUNCATED_EVENT, end)
+            mtype = self.data[pos + 1]
+            pos += 1
+        length, pos = self.vlq(pos + 1, end)
+        if length > end - pos:
+            raise _Fault(Problem.TRUNCATED_EVENT, pos)
+        if mtype == 0x2F:
+            return self.end_of_track(pos, end, length), pos
+        if mtype >= 0:
+            problem = self.meta(mtype, pos, length, tick, chunk)
+            if problem is not None and self.report(problem, pos):
+                return _STOP, pos
+        return _GO_ON, pos + length
+
+    def end_of_track(self, at: int, end: int, length: int) -> str:
+        """Check an End of Track whose data starts at ``at``: _ENDED, or _STOP if strict."""
+        if length and self.report(Problem.META_LENGTH, at):
+            return _STOP
+        if at + length < end and self.report(Problem.AFTER_END_OF_TRACK, at + length):
+            return _STOP
+        return _ENDED
+
+    def meta(self, mtype: int, at: int, length: int, tick: int, chunk: int) -> Problem | None:
+        """Store one meta event (not End of Track); the problem it has, if any."""
         body = self.data[at:at + length]
+        if mtype > 0x7F:
+            return Problem.META_TYPE
         if mtype == 0x51:
             usec = int.from_bytes(body, "big")
             if length != 3 or usec == 0:
-                return False
+                return Problem.BAD_META
             self.tempos.append((tick, 60e6 / usec))
         elif mtype == 0x58:
             if length < 2 or body[0] == 0 or body[1] > 15:
-                return False
+                return Problem.BAD_META
             self.time_signatures.append((tick, body[0], 1 << body[1]))
+            return Problem.META_LENGTH if length != 4 else None
         elif mtype == 0x59:
             if length < 2:
-                return False
+                return Problem.BAD_META
             sf = body[0] - 256 if body[0] > 127 else body[0]
             if not -7 <= sf <= 7 or body[1] > 1:
-                return False
+                return Problem.BAD_META
             self.key_signatures.append((tick, sf, body[1]))
+            return Problem.META_LENGTH if length != 2 else None
+        elif FIXED_META_LENGTHS.get(mtype, length) != length:
+            return Problem.META_LENGTH
         elif mtype in (TEXT, LYRIC, MARKER):
             self.text_rows.append((mtype, tick, len(body)))
             self.text_bytes.append(bytes(body))
         elif mtype in (TRACK_NAME, INSTRUMENT):
             self.names.setdefault((chunk, mtype), _decode(body))
-        return True
+        return None
 
     def finish(self, state: _Track, last: int) -> None:
         """Group the chunk's notes, controls and bends into one track per channel."""
@@ -203,7 +239,7 @@ class _Parser:
             "texts": (np.array(self.text_rows, np.int64).reshape(-1, 3), b"".join(self.text_bytes)),
             "names": self.names,
             "chunks": self.chunks,
-            "end": max((last for _, last in self.chunks), default=0),
+            "end": max((last for _, last, _ in self.chunks), default=0),
             "problems": self.problems,
         }
 
@@ -213,6 +249,9 @@ def _decode(raw: bytes) -> str:
         return raw.decode("utf-8")
     except UnicodeDecodeError:
         return raw.decode("latin-1")
+
+
+_GO_ON, _STOP, _ENDED = "go on", "stop", "ended"  # what a meta event or sysex tells
 
 
 class _Fault(Exception):
@@ -260,6 +299,15 @@ def parse_tracks(data, pos: int, fmt: int, strict: bool) -> dict:
     return parser.result()
 
 
+def _vlq(value: int) -> bytes:
+    groups = [value & 0x7F]
+    value >>= 7
+    while value:
+        groups.append(0x80 | (value & 0x7F))
+        value >>= 7
+    return bytes(reversed(groups))
+
+
 def encode_chunk(ticks, payload, lengths) -> bytes:
     """Encode the body of one track chunk; see ``smf.encode_chunk``."""
     ticks, payload, lengths = list(ticks), bytes(payload), list(lengths)
@@ -269,16 +317,15 @@ def encode_chunk(ticks, payload, lengths) -> bytes:
     prev = running = p = 0
     for i, (tick, length) in enumerate(zip(ticks, lengths, strict=True)):
         delta = tick - prev
-        if delta < 0 or delta > MAX_DELTA or length < 1 or p + length > len(payload):
-            raise ValueError(f"event {i}: ticks must be non-decreasing with gaps below 2**28 "
-                             "and every event must have bytes")
+        if delta < 0 or length < 1 or p + length > len(payload):
+            raise ValueError(f"event {i}: ticks must be non-decreasing and every event "
+                             "must have bytes")
         prev = tick
-        groups = [delta & 0x7F]
-        delta >>= 7
-        while delta:
-            groups.append(0x80 | (delta & 0x7F))
-            delta >>= 7
-        out += bytes(reversed(groups))
+        while delta > MAX_DELTA:  # a gap one delta time cannot hold: filler events
+            out += _vlq(MAX_DELTA) + FILLER
+            delta -= MAX_DELTA
+            running = 0
+        out += _vlq(delta)
         event = payload[p:p + length]
         p += length
         if 0x80 <= event[0] < 0xF0:
