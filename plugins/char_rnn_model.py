@@ -11,14 +11,17 @@ token models' ``forward(tokens, condition)`` gives each token's negative log-lik
 Conditional models (``conditions`` not empty) concatenate the piece's condition vector
 (``deepsym.representations.CONDITIONS``: pitch-class histogram, mean pitch, density)
 to the input of every step, and keep the mean condition vector of the training pieces
-they saw (``condition_mean``), which sampling uses for features it is not given.
+they saw (``condition_mean``), which sampling uses for features it is not given. The
+one-value features are scaled to the training corpus's range (``condition_ranges``,
+measured when training starts), and ``char-rnn-conditional`` trains on transposed
+pieces, so that the key and the pitch height it hears are the ones its condition says.
 """
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from torch import nn
@@ -29,6 +32,10 @@ from deepsym.representations.base import CONDITIONS, Representation
 from deepsym.representations.events import Events
 from deepsym.representations.note_duration import PITCH_TOKENS, NoteDuration
 from deepsym.representations.pianoroll_rep import Pianoroll
+from deepsym.representations.remi import Remi
+
+if TYPE_CHECKING:
+    from deepsym.data.corpus import Corpus
 
 State = Any  # an LSTM's (h, c), with the attention memory for NoteDurationRNN
 
@@ -38,9 +45,11 @@ class RNNConfig(ABC):
     """What the three models share: the LSTM stack, conditions and training fields.
 
     ``conditions``: condition feature names (empty: an unconditional model).
-    ``sequence_length`` / ``batch_size``: crops per training batch; ``learning_rate``:
-    the optimizer's (these three are the training options' defaults for the model;
-    how long it trains is the run's budget).
+    ``condition_ranges``: ``(feature, low, high)`` scaling each one-value feature to
+    0..1 over its range (empty: measured on the train split when training starts,
+    ``deepsym.data.fit.condition_ranges``). ``sequence_length`` / ``batch_size``: crops
+    per training batch; ``learning_rate``: the optimizer's (these three are the training
+    options' defaults for the model; how long it trains is the run's budget).
     """
 
     embedding: int = 64
@@ -48,6 +57,7 @@ class RNNConfig(ABC):
     layers: int = 3
     dropout: float = 0.0
     conditions: tuple[str, ...] = ()
+    condition_ranges: tuple[tuple[str, float, float], ...] = ()
     sequence_length: int = 256
     batch_size: int = 32
     learning_rate: float = 2e-3
@@ -73,6 +83,20 @@ class RNNConfig(ABC):
     def make_representation(self) -> Representation:
         """The representation the model reads, with its options and conditions."""
 
+    def scaled(self, representation: Representation) -> Representation:
+        """``representation`` scaling its condition features by ``condition_ranges``."""
+        return representation.with_condition_ranges(
+            {name: (low, high) for name, low, high in self.condition_ranges})
+
+    def for_corpus(self, corpus: Corpus) -> RNNConfig:
+        """The config with the condition ranges of ``corpus``'s train split, unless it
+        has them (or reads no conditions)."""
+        if not self.conditions or self.condition_ranges:
+            return self
+        from deepsym.data.fit import condition_ranges
+
+        return replace(self, condition_ranges=condition_ranges(corpus, self.conditions))
+
     @property
     def condition_size(self) -> int:
         return sum(CONDITIONS[c][1] for c in self.conditions)
@@ -80,23 +104,52 @@ class RNNConfig(ABC):
 
 @dataclass(frozen=True)
 class CharRNNConfig(RNNConfig):
-    """Char-RNN over ``events`` tokens (the representation's options are fields here)."""
+    """Char-RNN over event tokens; the representations' options are fields here.
 
+    ``vocabulary``: ``events`` (NOTE_ON/OFF, TIME_SHIFT and VELOCITY tokens on a grid of
+    ``resolution`` steps per ``unit``: 10 ms by default, for performed music), ``remi``
+    (bars, positions and durations in ``steps_per_beat`` steps per beat, bars and notes
+    up to ``max_beats`` beats: for notated music) or ``auto``: ``remi`` on the grid of a
+    notated corpus, else ``events``, decided when training starts
+    (``deepsym.data.fit.notated_grid``; until then ``auto`` reads as ``events``).
+    """
+
+    vocabulary: Literal["auto", "events", "remi"] = "auto"
     unit: str = "second"
     resolution: int = 100
     max_shift: int = 100
     velocity_bins: int = 32
+    steps_per_beat: int = 4
+    max_beats: int = 8
 
     def make_representation(self) -> Representation:
-        return Events(self.unit, self.resolution, self.max_shift, self.velocity_bins,
-                      conditions=self.conditions)
+        if self.vocabulary == "remi":
+            return self.scaled(Remi(self.steps_per_beat, self.max_beats, self.velocity_bins,
+                                    conditions=self.conditions))
+        return self.scaled(Events(self.unit, self.resolution, self.max_shift,
+                                  self.velocity_bins, conditions=self.conditions))
+
+    def for_corpus(self, corpus: Corpus) -> CharRNNConfig:
+        """``auto`` resolved for ``corpus`` (and the condition ranges measured)."""
+        config = super().for_corpus(corpus)
+        if config.vocabulary != "auto":
+            return config
+        from deepsym.data.fit import notated_grid
+
+        grid = notated_grid(corpus)
+        return replace(config, vocabulary="events") if grid is None else \
+            replace(config, vocabulary="remi", steps_per_beat=grid)
 
 
 @dataclass(frozen=True)
 class ConditionalCharRNNConfig(CharRNNConfig):
-    """Char-RNN conditioned on all three condition features by default."""
+    """Char-RNN conditioned on all three condition features by default, trained on
+    pieces transposed by -6..+5 semitones (every key, each piece within the voices'
+    range; the training option ``transpose``), so that only the condition tells it the
+    key and the pitch height."""
 
     conditions: tuple[str, ...] = ("pitch_classes", "mean_pitch", "density")
+    transpose: tuple[int, int] = (-6, 5)
 
 
 @dataclass(frozen=True)
@@ -115,8 +168,9 @@ class NoteDurationRNNConfig(RNNConfig):
         if self.duration_embedding < 1 or self.attention_window < 1:
             raise ValueError("duration_embedding and attention_window must be at least 1")
 
-    def make_representation(self) -> NoteDuration:
-        return NoteDuration(self.steps_per_beat, self.max_duration, conditions=self.conditions)
+    def make_representation(self) -> Representation:
+        return self.scaled(NoteDuration(self.steps_per_beat, self.max_duration,
+                                        conditions=self.conditions))
 
 
 @dataclass(frozen=True)
@@ -144,20 +198,25 @@ class PianorollRNNConfig(RNNConfig):
         if self.tbptt < 1:
             raise ValueError(f"tbptt must be at least 1, not {self.tbptt}")
 
-    def make_representation(self) -> Pianoroll:
-        return Pianoroll(self.steps_per_beat, (self.pitch_low, self.pitch_high),
-                         conditions=self.conditions)
+    def make_representation(self) -> Representation:
+        return self.scaled(Pianoroll(self.steps_per_beat, (self.pitch_low, self.pitch_high),
+                                     conditions=self.conditions))
 
 
 class ConditionedLSTM(nn.Module):
     """An LSTM stack whose every step reads its input concatenated with the condition
-    vector; keeps the running mean of the condition vectors it was trained on."""
+    vector, and whose every output gets a projection of the condition added (a path
+    around the recurrence, so that the heads can follow the condition from the first
+    updates: a key is a bias on the pitches, before it is a way of moving); keeps the
+    running mean of the condition vectors it was trained on."""
 
     def __init__(self, input_size: int, config: RNNConfig) -> None:
         super().__init__()
         self.condition_size = config.condition_size
         self.lstm = nn.LSTM(input_size + self.condition_size, config.hidden, config.layers,
                             batch_first=True, dropout=config.dropout if config.layers > 1 else 0)
+        self.around = nn.Linear(self.condition_size, config.hidden) \
+            if self.condition_size else None
         self.register_buffer("condition_mean", torch.zeros(self.condition_size))
         self.register_buffer("conditions_seen", torch.zeros((), dtype=torch.int64))
 
@@ -170,9 +229,12 @@ class ConditionedLSTM(nn.Module):
                 got = "none" if condition is None else f"{condition.shape[-1]} values"
                 raise ValueError(f"the model needs a condition vector of "
                                  f"{self.condition_size} values, got {got}")
-            steps = condition[:, None].to(x.dtype).expand(-1, x.shape[1], -1)
-            x = torch.cat([x, steps], dim=-1)
-        return self.lstm(x, state)
+            condition = condition.to(x.dtype)
+            x = torch.cat([x, condition[:, None].expand(-1, x.shape[1], -1)], dim=-1)
+        out, state = self.lstm(x, state)
+        if self.around is not None:
+            out = out + self.around(condition)[:, None]
+        return out, state
 
     @torch.no_grad()
     def remember(self, condition: torch.Tensor) -> None:

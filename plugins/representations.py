@@ -7,9 +7,10 @@ from deepsym.representations.events import Events
 from deepsym.representations.note_duration import NoteDuration
 from deepsym.representations.notes4 import Notes4
 from deepsym.representations.pianoroll_rep import Pianoroll
+from deepsym.representations.remi import Remi
 from deepsym.representations.text import Text
 
-REPRESENTATIONS = (Events, NoteDuration, Pianoroll, Notes4, Bars, Text)
+REPRESENTATIONS = (Events, Remi, NoteDuration, Pianoroll, Notes4, Bars, Text)
 
 
 @hookimpl

@@ -19,7 +19,8 @@ from deepsym import read_midi
 from deepsym.audio import DEFAULT_SAMPLE_RATE
 from deepsym.cli import main
 from deepsym.data import build_corpus
-from deepsym.demo import CONDITIONS
+from deepsym.demo import CONDITIONS, MAX_POLYPHONY, TEMPERATURE, idle_cores
+from deepsym.steering import key_agrees, measure
 
 TINY = ["--steps", "3", "--seconds", "8", "--set", "hidden=24", "--set", "layers=1",
         "--set", "embedding=16", "--set", "batch_size=4", "--set", "sequence_length=48"]
@@ -81,11 +82,40 @@ def test_the_report_shows_metrics_and_links_every_file(demo):
     assert "trained 3 steps" in report
 
 
+def test_the_report_sets_each_request_beside_what_was_measured(demo):
+    out, _ = demo
+    report = (out / "report.md").read_text()
+    assert "## Asked and measured" in report
+    names = {name for name, _, _ in CONDITIONS}
+    cells = [line.strip("| ").split(" | ") for line in report.splitlines()
+             if line.startswith("| ")]
+    rows = {row[0]: row for row in cells if row[0] in names}
+    assert len(rows) == len(CONDITIONS)
+    for name, _, asks in CONDITIONS:
+        got = measure(read_midi(out / "pieces" / f"{name}.mid"))
+        row = rows[name]
+        assert row[1] == asks["key"] and row[2] == f"{got.key} ({got.key_r:.2f})"
+        assert row[3] == ("yes" if key_agrees(asks["key"], got.key) else "no")
+        assert row[4] == {"high": "67.0", "low": "53.0"}.get(asks.get("pitch"), "-")
+        assert row[5] == f"{got.mean_pitch:.1f}" and row[7] == f"{got.density:.2f}"
+    sparse, dense = float(rows["sparse"][6]), float(rows["dense"][6])
+    assert 0 < sparse < dense  # the low and the high end of the corpus's density range
+
+
+def test_contrasting_requests_and_sampling_defaults():
+    asks = {name: asked for name, _, asked in CONDITIONS}
+    assert len({asks["d-major"]["key"], asks["f-minor"]["key"]}) == 2
+    assert (asks["high"]["pitch"], asks["low"]["pitch"]) == ("high", "low")
+    assert (asks["sparse"]["density"], asks["dense"]["density"]) == ("sparse", "dense")
+    assert 0 < TEMPERATURE <= 1 and (MAX_POLYPHONY is None or MAX_POLYPHONY >= 1)
+
+
 def test_it_prints_where_everything_is(demo):
     out, printed = demo
     assert f"the report: {out / 'report.md'}" in printed
     assert str(out / "pieces") in printed and f"the trained model: {out / 'run'}" in printed
-    assert "[2/4] training char-rnn-conditional" in printed
+    assert "[2/4] training char-rnn-conditional" in printed and "thread" in printed
+    assert f"[3/4] sampling {len(CONDITIONS)} pieces" in printed
     assert (out / "run" / "config.json").is_file()
 
 
@@ -119,7 +149,17 @@ def test_without_a_renderer_wheel_it_writes_everything_but_audio(tmp_path, corpu
     assert sorted(p.suffix for p in (out / "pieces").iterdir()) == \
         [".mid"] * len(CONDITIONS) + [".png"] * len(CONDITIONS)
     report = (out / "report.md").read_text()
-    assert ".wav" not in report and "](pieces/c-major.png)" in report
+    assert ".wav" not in report and "](pieces/d-major.png)" in report
+
+
+def test_torch_gets_the_idle_cores(monkeypatch):
+    cores = len(os.sched_getaffinity(0))
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert idle_cores() == cores
+    monkeypatch.setattr(os, "getloadavg", lambda: (cores - 0.8, 0.0, 0.0))
+    assert idle_cores() == 1
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.0 * cores, 0.0, 0.0))
+    assert idle_cores() == 1
 
 
 def test_bad_options_are_refused(tmp_path, capsys):

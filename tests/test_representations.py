@@ -13,8 +13,9 @@ import pretty_midi
 import pytest
 from music21_corpus import real_midi_files
 
-from deepsym import Score, Track, pianoroll, read_midi
+from deepsym import Score, Track, pianoroll, read_midi, write_midi
 from deepsym.errors import DeepsymError
+from deepsym.metrics.notes import bar_lines
 from deepsym.plugins import manager
 from deepsym.representations.bars import FAMILIES, assign_tracks, from_bars, to_bars
 from deepsym.representations.events import (
@@ -33,6 +34,7 @@ from deepsym.representations.note_duration import (
 )
 from deepsym.representations.notes4 import TIME_SCALE, from_notes4, to_notes4
 from deepsym.representations.pianoroll_rep import from_pianoroll_frames, to_pianoroll
+from deepsym.representations.remi import DURATION, Layout, Remi, from_remi, to_remi
 from deepsym.representations.text import (
     OTHER,
     REPLACEMENT,
@@ -43,7 +45,7 @@ from deepsym.representations.text import (
 )
 from deepsym.representations.timing import pitched_notes
 
-BUILT_IN = ("bars", "events", "note-duration", "notes4", "pianoroll", "text")
+BUILT_IN = ("bars", "events", "note-duration", "notes4", "pianoroll", "remi", "text")
 N_TUNES = 12
 
 
@@ -221,6 +223,133 @@ def test_note_duration_is_exact_against_resample(path):
     assert rep.spec.vocab_size == 129 * 16
     assert [a.tolist() for a in rep.streams(rep.encode(score))] == \
         [pitches.tolist(), durations.tolist()]
+
+
+# -- remi ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", midi_fixtures(), ids=lambda p: p.stem)
+def test_remi_is_exact_against_resample_and_the_bar_lines(path):
+    """Decoded notes == the score resampled to 4 steps per beat (tracks merged, lengths
+    cut at 8 beats, velocities at their bin's centre); every POSITION is its onset's
+    distance from the bar line before it (deepsym.metrics' bar lines of the time
+    signatures, a bar of over 8 beats cut every 8), with one BAR per bar line up to
+    the last onset."""
+    score = score_of(path)
+    resampled = score.resample(4)
+    expected = np.concatenate([t.notes for t in resampled.tracks if not t.is_drum])
+    expected["duration"] = np.minimum(expected["duration"], 32)
+    expected["velocity"] = (2 * (expected["velocity"] // 4) + 1) * 2
+    tokens = to_remi(score)
+    got = from_remi(tokens).tracks[0].notes
+    fields = ["start", "duration", "pitch", "velocity"]
+    assert sorted(got[fields].tolist()) == sorted(expected[fields].tolist())
+    layout = Layout(4, 8, 32)
+    kind = layout.kinds(tokens)
+    lines = bar_lines(resampled, resampled.end_tick)  # bars over 8 beats: cut every 8
+    lines = np.concatenate([np.arange(a, b, 32) for a, b in
+                            zip(lines, np.r_[lines[1:], resampled.end_tick], strict=True)])
+    onsets = np.unique(expected["start"].astype(np.int64))
+    bar = np.searchsorted(lines, onsets, side="right") - 1
+    assert (tokens[kind["position"]] - layout.position).tolist() == \
+        (onsets - lines[bar]).tolist()
+    assert int(kind["bar"].sum()) == bar[-1]
+    assert np.all(np.r_[kind["duration"][1:], False] == kind["pitch"])  # each note whole
+
+
+def test_remi_token_layout_meters_and_long_notes():
+    """3/4, then a 4/4 that begins mid-bar (cutting that bar to 2 beats), a note longer
+    than 8 beats, drums left out; VELOCITY only where the bin changes."""
+    score = Score(ticks_per_beat=4, time_signatures=[(0, 3, 4), (20, 4, 4)], tracks=[
+        Track(notes=[(0, 4, 60, 100), (0, 2, 64, 20), (13, 40, 67, 100), (21, 1, 72, 100)]),
+        Track(notes=[(1, 1, 36, 100)], is_drum=True)])
+    rep = Remi()
+    lay = rep.layout
+    assert rep.spec.vocab_size == lay.size == 128 + 32 + 32 + 1 + 32 + 32
+    pos, dur, vel = lay.position, DURATION - 1, lay.velocity
+    assert rep.encode(score).tolist() == [
+        lay.meter + 11, pos + 0, vel + 25, 60, dur + 4, vel + 5, 64, dur + 2,  # bar 0: 3/4
+        lay.bar, lay.meter + 7, pos + 1, vel + 25, 67, dur + 32,  # bar 1, cut at step 20
+        lay.bar, lay.meter + 15, pos + 1, 72, dur + 1]  # bar 2: 4/4 from step 20
+    back = rep.decode(rep.encode(score))
+    assert back.ticks_per_beat == 4 and back.tracks[0].notes[
+        ["start", "duration", "pitch"]].tolist() == [(0, 4, 60), (0, 2, 64), (13, 32, 67),
+                                                     (21, 1, 72)]
+    assert back.time_signatures.tolist() == [(0, 3, 4), (12, 2, 4), (20, 4, 4)]
+    assert to_remi(Score()).tolist() == []
+
+
+def test_remi_decodes_any_token_sequence():
+    """A model's tokens: a PITCH without its DURATION lasts one step, a stray DURATION is
+    ignored, a BAR moves on by the meter in force, positions may go back."""
+    lay = Layout(4, 8, 32)
+    tokens = [DURATION + 3, lay.position + 2, 60, 62, DURATION + 1, lay.bar,
+              lay.meter + 11, lay.position + 5, 64, DURATION, lay.bar, lay.position + 0, 65]
+    notes = from_remi(np.array(tokens)).tracks[0].notes
+    assert notes[["start", "duration", "pitch"]].tolist() == [
+        (2, 1, 60), (2, 2, 62), (21, 1, 64), (28, 1, 65)]
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        noise = rng.integers(0, lay.size, 500)
+        decoded = from_remi(noise)
+        assert decoded.n_notes == int((noise < 128).sum())
+        assert np.all(decoded.tracks[0].notes["duration"] >= 1)
+    with pytest.raises(DeepsymError, match="token 257 at position 0 is outside"):
+        from_remi(np.array([257]))
+
+
+def sample_under(grammar, vocab: int, steps: int, seed: int = 0) -> np.ndarray:
+    """Tokens drawn uniformly among those the grammar allows, ``(n, steps)``."""
+    rng = np.random.default_rng(seed)
+    drawn = []
+    for _ in range(steps):
+        allowed = grammar.allowed()
+        assert allowed.shape[1] == vocab and allowed.any(axis=1).all()  # never stuck
+        picks = np.array([rng.choice(np.flatnonzero(row)) for row in allowed])
+        grammar.advance(picks)
+        drawn.append(picks)
+    return np.stack(drawn, axis=1)
+
+
+def most_sounding(notes: np.ndarray) -> int:
+    """The most distinct pitches sounding at any onset."""
+    start, end = notes["start"].astype(np.int64), notes["start"] + notes["duration"]
+    return max(len(np.unique(notes["pitch"][(start <= t) & (end > t)])) for t in start)
+
+
+@pytest.mark.parametrize("path", midi_fixtures(), ids=lambda p: p.stem)
+def test_remi_grammar_allows_real_music(path):
+    rep = Remi()
+    grammar = rep.grammar(1)
+    for token in rep.encode(score_of(path)):
+        assert grammar.allowed()[0, token]
+        grammar.advance(np.array([token]))
+
+
+def test_remi_grammar_keeps_notes_whole_bars_in_order_and_the_polyphony_limit(tmp_path):
+    rep = Remi()
+    lay = rep.layout
+    drawn = sample_under(rep.grammar(3, max_polyphony=3), lay.size, 600)
+    for k, tokens in enumerate(drawn):
+        kind = lay.kinds(tokens)
+        assert np.array_equal(kind["duration"][1:], kind["pitch"][:-1])  # notes whole
+        assert np.all(kind["pitch"][1:][kind["velocity"][:-1]])  # VELOCITY then a PITCH
+        previous = np.r_[-1, tokens[:-1]]
+        assert np.all((previous[kind["meter"]] == -1) | (previous[kind["meter"]] == lay.bar))
+        bar = np.cumsum(kind["bar"])[kind["position"]]
+        position = tokens[kind["position"]] - lay.position
+        assert np.all(np.diff(position)[np.diff(bar) == 0] > 0)  # rising inside a bar
+        score = rep.decode(tokens)
+        assert score.n_notes > 50 and most_sounding(score.tracks[0].notes) <= 3
+        write_midi(score, tmp_path / f"{k}.mid")  # every meter it wrote is a MIDI one
+
+
+def test_event_grammar_polyphony_limit():
+    rep = Events()
+    drawn = sample_under(rep.grammar(2, max_polyphony=2), rep.spec.vocab_size, 800)
+    for tokens in drawn:
+        notes = rep.decode(tokens).tracks[0].notes
+        assert len(notes) > 5 and most_sounding(notes) <= 2
 
 
 # -- pianoroll --------------------------------------------------------------------------

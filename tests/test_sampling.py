@@ -422,3 +422,137 @@ def test_sampled_events_never_end_a_silent_note(chorale):
                 assert not sounding[token]
                 sounding[token] = True
     assert offs > 20
+
+
+# -- bad values, unreadable checkpoints, unwritable outputs, any number of pieces -------------
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--temperature", "inf"], "--temperature must be a finite number, not inf"),
+    (["--temperature", "nan"], "--temperature must be > 0, not nan"),
+    (["--device", "potato"], "unknown device 'potato'; use cpu, cuda, cuda:N or mps"),
+    (["--device", "cuda"], "device 'cuda': CUDA is not available here"),
+    (["--seed", "-1"], f"--seed must be a whole number from 0 to {2**64 - 1}, not -1"),
+    (["--seed", str(2**64)], f"--seed must be a whole number from 0 to {2**64 - 1}"),
+], ids=["temperature-inf", "temperature-nan", "device", "no-cuda", "seed-negative",
+        "seed-65-bits"])
+def test_bad_values_are_one_line_and_write_nothing(runs, tmp_path, capsys, monkeypatch,
+                                                   options, message):
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    code, out = sample_cli(tmp_path, runs["char-rnn"], *options)
+    err = capsys.readouterr().err
+    assert code == 1 and message in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_the_library_refuses_an_endless_temperature():
+    with pytest.raises(DeepsymError, match="temperature must be >= 0 and finite, not inf"):
+        choose(torch.zeros(2, 3), Controls(temperature=float("inf")))
+
+
+def test_an_unreadable_best_pt_falls_back_to_last_pt_with_one_warning(runs, tmp_path, capsys):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(runs["char-rnn"], run)
+    best = run / "checkpoints" / "best.pt"
+    best.write_bytes(b"PK\x03\x04 cut short")
+    code, out = sample_cli(tmp_path, run, "-n", "1", "--length", "8tokens")
+    err = capsys.readouterr().err.splitlines()
+    assert code == 0 and [f.name for f in out.iterdir()] == ["sample-01.mid"]
+    assert len(err) == 1 and err[0].startswith(f"deepsym: warning: {best}: not a readable "
+                                               "checkpoint"), err
+    assert err[0].endswith("; using last.pt (step 6) instead")
+
+
+def full_disk_for(suffix: str, monkeypatch) -> None:
+    """Temporary files for targets ending in ``suffix`` are ``/dev/full`` (ENOSPC)."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    real = tempfile.mkstemp
+
+    def mkstemp(*args, **kwargs):
+        if kwargs.get("prefix", "").endswith(f"{suffix}."):
+            return os.open("/dev/full", os.O_WRONLY), str(Path(kwargs["dir"]) / ".full.tmp")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+
+
+@pytest.mark.parametrize("suffix", [".mid", ".png"])
+def test_a_full_disk_is_one_line_naming_the_file(runs, tmp_path, capsys, monkeypatch,
+                                                  suffix):
+    full_disk_for(suffix, monkeypatch)
+    code, out = sample_cli(tmp_path, runs["char-rnn"], "-n", "2", "--length", "8tokens",
+                           "--plot")
+    err = capsys.readouterr().err
+    assert code == 1 and len(err.strip().splitlines()) == 1, err
+    assert f"deepsym: error: {out / ('sample-01' + suffix)}: cannot write: No space left on " \
+           "device" in err
+
+
+def test_a_read_only_output_is_one_line(runs, tmp_path, capsys, monkeypatch):
+    import errno
+    import os
+
+    def read_only(src, dst):
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS))
+
+    monkeypatch.setattr(os, "replace", read_only)
+    code, out = sample_cli(tmp_path, runs["char-rnn"], "-n", "1", "--length", "8tokens")
+    err = capsys.readouterr().err
+    assert code == 1 and err == f"deepsym: error: {out / 'sample-01.mid'}: cannot write: " \
+                                "Read-only file system\n"
+    assert list(out.iterdir()) == []  # no temporary file left
+
+
+def test_pieces_are_drawn_a_batch_at_a_time_and_not_kept():
+    import gc
+    import weakref
+
+    s = sampler("char-rnn", seed=5)
+    alive: list[weakref.ref] = []
+    most = 0
+    for score in s.pieces(10, steps=8, batch=3):
+        alive.append(weakref.ref(score))
+        del score
+        gc.collect()
+        most = max(most, sum(ref() is not None for ref in alive))
+    assert len(alive) == 10 and most <= 3
+    first = [p.tracks[0].notes.tobytes() if p.tracks else b"" for p in
+             sampler("char-rnn", seed=5).pieces(3, steps=8, batch=3)]
+    again = [p.tracks[0].notes.tobytes() if p.tracks else b"" for p in
+             sampler("char-rnn", seed=5).sample(3, 8)]
+    assert first == again  # one batch: what sample draws
+
+
+def test_sample_writes_each_piece_before_drawing_the_next_batch(runs, tmp_path, capsys,
+                                                                 monkeypatch):
+    from deepsym import midi
+    from deepsym.cli import sample as sample_command
+    from deepsym.sampling import base
+
+    events: list[str] = []
+    draw, write = base.Sampler.sample, midi.write_midi
+
+    def drawing(self, n, *args, **kwargs):
+        events.append(f"draw {n}")
+        return draw(self, n, *args, **kwargs)
+
+    def writing(score, path):
+        events.append("write")
+        return write(score, path)
+
+    monkeypatch.setattr(base, "BATCH", 2)
+    monkeypatch.setattr(base.Sampler, "sample", drawing)
+    monkeypatch.setattr(midi, "write_midi", writing)
+    monkeypatch.setattr(sample_command, "PROGRESS_EVERY", 0.0)
+    code, out = sample_cli(tmp_path, runs["char-rnn"], "-n", "5", "--length", "8tokens")
+    assert code == 0
+    assert events == ["draw 2", "write", "write", "draw 2", "write", "write", "draw 1",
+                      "write"]
+    assert len(list(out.glob("*.mid"))) == 5
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"deepsym: {i} of 5 pieces written" for i in range(1, 6)]

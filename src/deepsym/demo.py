@@ -1,16 +1,21 @@
-"""The demo: Bach chorales in, a trained Char-RNN, four new pieces out, heard and judged.
+"""The demo: Bach chorales in, a trained Char-RNN, six steered pieces out, heard and judged.
 
 :func:`run_demo` does what ``deepsym demo`` promises, on a CPU in a few minutes:
 
 1. builds the JSB corpus (``OUT/corpus``) from music21's Bach chorales, offline
    (or uses the corpus it is given);
 2. trains a conditional Char-RNN (``char-rnn-conditional``, smaller than its default:
-   :data:`DEMO_SETTINGS`) for ``minutes`` into ``OUT/run``;
-3. samples one piece per condition of :data:`CONDITIONS` (C major, A minor, high,
-   low) into ``OUT/pieces``: MIDI, a piano-roll PNG (copied runs shaded) and WAV audio
-   (where the renderer has a wheel: :data:`deepsym.audio.WHEEL_PLATFORMS`);
-4. evaluates them (metrics beside the held-out split, plagiarism against the train
-   split) into the Markdown report ``OUT/report.md``, which links every file.
+   :data:`DEMO_SETTINGS`) for ``minutes`` into ``OUT/run``: on pieces transposed into
+   every key, in the vocabulary the corpus calls for (REMI bars, positions and
+   durations in sixteenths for the notated chorales);
+3. samples one piece per request of :data:`CONDITIONS`, chosen in contrasting pairs
+   (two keys, high and low, sparse and dense) into ``OUT/pieces``: MIDI, a piano-roll
+   PNG (copied runs shaded) and WAV audio (where the renderer has a wheel:
+   :data:`deepsym.audio.WHEEL_PLATFORMS`);
+4. measures each piece against its request (key, mean pitch, density:
+   :mod:`deepsym.steering`) and evaluates the set (metrics beside the held-out split,
+   plagiarism against the train split) into the Markdown report ``OUT/report.md``,
+   which links every file.
 
 Every extra it needs is checked before any work starts; ``OUT`` must be new or empty,
 so nothing is ever overwritten.
@@ -23,29 +28,44 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from deepsym.audio import WHEEL_PLATFORMS, unavailable
 from deepsym.errors import DeepsymError, MissingExtraError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from deepsym.representations.base import Representation
+    from deepsym.steering import Measured, Request
 
 MODEL = "char-rnn-conditional"
 #: Small enough to learn something on 2 CPU cores in minutes (the default is 3 x 512).
 DEMO_SETTINGS: dict[str, Any] = {"hidden": 256, "layers": 2, "embedding": 64,
                                  "sequence_length": 200, "batch_size": 32,
-                                 "learning_rate": 3e-3, "valid_every": 100}
-#: File stem, label, and what is asked of the model (``deepsym sample`` flags).
+                                 "learning_rate": 3e-3, "grad_clip": 1.0, "valid_every": 100}
+#: File stem, label, and what is asked: a key, a pitch height ("high", "low") and a
+#: density ("sparse", "dense": the low and the high end of the corpus's range).
 CONDITIONS: tuple[tuple[str, str, dict[str, str]], ...] = (
-    ("c-major", "C major", {"key": "C major"}),
-    ("a-minor", "A minor", {"key": "A minor"}),
-    ("high", "high pitch", {"pitch": "high"}),
-    ("low", "low pitch", {"pitch": "low"}),
+    ("d-major", "D major", {"key": "D major"}),
+    ("f-minor", "F minor", {"key": "F minor"}),
+    ("high", "high (C major)", {"key": "C major", "pitch": "high"}),
+    ("low", "low (C major)", {"key": "C major", "pitch": "low"}),
+    ("sparse", "sparse (G major)", {"key": "G major", "density": "sparse"}),
+    ("dense", "dense (G major)", {"key": "G major", "density": "dense"}),
 )
 DEFAULT_MINUTES = 5.0
 DEFAULT_SECONDS = 30.0
-TEMPERATURE = 0.9
+#: Sampling defaults, chosen by measurement on the JSB valid split (bench/steering.py;
+#: the sweep is in docs/results.md): the temperature, and the most distinct pitches the
+#: grammar lets sound at once (None: no limit; a limit of 4, the chorales' voices,
+#: thinned the pieces further below the chorales' polyphony).
+TEMPERATURE = 0.8
+MAX_POLYPHONY: int | None = None
 #: import name -> the extra that installs it (the renderer only where it has a wheel)
 NEEDS = {"torch": "charrnn", "matplotlib": "plot", "pretty_midi": "audio",
          **({"midirenderer": "audio"} if (sys.platform, platform.machine()) in WHEEL_PLATFORMS
@@ -54,11 +74,13 @@ NEEDS = {"torch": "charrnn", "matplotlib": "plot", "pretty_midi": "audio",
 
 @dataclass(frozen=True)
 class DemoPiece:
-    name: str          # the file stem, e.g. "c-major"
-    label: str         # what was asked, e.g. "C major"
+    name: str          # the file stem, e.g. "d-major"
+    label: str         # what was asked, e.g. "D major"
     midi: Path
     png: Path
     wav: Path | None  # None where audio cannot be rendered (no renderer wheel)
+    asked: Request     # the request in numbers (MIDI pitch, onsets per beat)
+    measured: Measured  # what the piece came out as
 
 
 @dataclass(frozen=True)
@@ -76,18 +98,21 @@ class DemoResult:
 def run_demo(out: str | os.PathLike = "deepsym-demo", *, minutes: float = DEFAULT_MINUTES,
              steps: int | None = None, seed: int = 0, corpus: str | os.PathLike | None = None,
              settings: Mapping[str, Any] | None = None, seconds: float = DEFAULT_SECONDS,
-             say: Callable[[str], None] = print) -> DemoResult:
+             threads: int | None = None, say: Callable[[str], None] = print) -> DemoResult:
     """Run the demo into the folder ``out`` (see the module). ``minutes`` or ``steps``
     (whichever comes first) bound training; ``corpus``: an existing corpus instead of
     building the JSB one; ``settings`` override :data:`DEMO_SETTINGS`; ``seconds``: the
-    length of each piece; ``say`` reports progress."""
+    length of each piece; ``threads``: torch's CPU threads (None: :func:`idle_cores`,
+    measured before any work starts); ``say`` reports progress."""
     out = Path(out)
     _check_ready(out, building=corpus is None)
     started = time.perf_counter()
+    threads = threads or idle_cores()
     corpus_path = Path(corpus) if corpus is not None else _build_jsb(out / "corpus", say)
-    result = _train(corpus_path, out / "run", minutes, steps, seed,
-                    {**DEMO_SETTINGS, **(settings or {})}, say)
-    pieces = _sample(out / "run", out / "pieces", seed, seconds, say)
+    with _torch_threads(threads):
+        result = _train(corpus_path, out / "run", minutes, steps, seed,
+                        {**DEMO_SETTINGS, **(settings or {})}, say)
+        pieces = _sample(out / "run", out / "pieces", seed, seconds, say)
     no_audio = unavailable()
     say(f"[4/4] evaluating against {corpus_path} and " +
         (f"writing no audio ({no_audio})" if no_audio else "writing audio") + " ...")
@@ -97,6 +122,31 @@ def run_demo(out: str | os.PathLike = "deepsym-demo", *, minutes: float = DEFAUL
     say(f"done in {time.perf_counter() - started:.0f} s")
     return DemoResult(out, corpus_path, out / "run", pieces, report, result.step,
                       result.elapsed, result.best_valid_loss)
+
+
+def idle_cores() -> int:
+    """The cores this process may use less those busy with other work (the 1-minute load
+    average), at least 1. More torch threads than idle cores stall an LSTM: each of its
+    many small parallel steps waits for a thread the system has put aside (measured on
+    2 cores with one busy: a training step of the demo's model takes 0.44 s on 1 thread
+    and 15 s on 2)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
+        else os.cpu_count() or 1
+    busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return max(1, min(cores, round(cores - busy)))
+
+
+@contextmanager
+def _torch_threads(threads: int) -> Iterator[None]:
+    """torch's intra-op threads set to ``threads`` for the block, then restored."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _check_ready(out: Path, building: bool) -> None:
@@ -126,13 +176,13 @@ def _build_jsb(path: Path, say: Callable[[str], None]) -> Path:
 
 def _train(corpus: Path, run: Path, minutes: float, steps: int | None, seed: int,
            settings: dict[str, Any], say: Callable[[str], None]) -> Any:
-    import sys
+    import torch
 
     from deepsym.training.engine import Budget, train
 
     shown = ", ".join(f"{k}={v}" for k, v in settings.items())
-    say(f"[2/4] training {MODEL} ({shown}) on the CPU for {minutes:g} minutes"
-        + (f" or {steps} steps" if steps else "") + " ...")
+    say(f"[2/4] training {MODEL} ({shown}) on the CPU ({_plural(torch.get_num_threads())}) "
+        f"for {minutes:g} minutes" + (f" or {steps} steps" if steps else "") + " ...")
     result = train(MODEL, corpus, run, settings=dict(settings),
                    budget=Budget(steps=steps, minutes=minutes), seed=seed, device="cpu",
                    progress=sys.stderr.isatty())
@@ -142,26 +192,60 @@ def _train(corpus: Path, run: Path, minutes: float, steps: int | None, seed: int
     return result
 
 
+def decoding() -> str:
+    """The sampling defaults in words."""
+    limit = "no limit on the pitches sounding at once" if MAX_POLYPHONY is None \
+        else f"at most {MAX_POLYPHONY} pitches sounding at once"
+    return f"temperature {TEMPERATURE}, {limit}"
+
+
+def _plural(threads: int) -> str:
+    return f"{threads} thread" + ("s" if threads > 1 else "")
+
+
 def _sample(run: Path, folder: Path, seed: int, seconds: float,
             say: Callable[[str], None]) -> list[DemoPiece]:
     from deepsym.midi import write_midi
     from deepsym.sampling import Controls
-    from deepsym.sampling.conditions import requested
     from deepsym.sampling.run import load_sampler
+    from deepsym.steering import measure
 
     say(f"[3/4] sampling {len(CONDITIONS)} pieces of {seconds:g} s "
         f"({', '.join(label for _, label, _ in CONDITIONS)}) ...")
     folder.mkdir(parents=True)
     sampler = load_sampler(run, seed=seed, device="cpu")
     pieces = []
-    for name, label, asked in CONDITIONS:
-        sampler.controls = Controls(TEMPERATURE, conditions=requested(**asked))
+    for name, label, asks in CONDITIONS:
+        features, asked = requested_features(asks, sampler.representation)
+        sampler.controls = Controls(TEMPERATURE, conditions=features,
+                                    max_polyphony=MAX_POLYPHONY)
         score = sampler.sample_seconds(1, seconds)[0]
         midi = folder / f"{name}.mid"
         write_midi(score, midi)
         pieces.append(DemoPiece(name, label, midi, midi.with_suffix(".png"),
-                                midi.with_suffix(".wav")))
+                                midi.with_suffix(".wav"), asked, measure(score)))
     return pieces
+
+
+def requested_features(asks: Mapping[str, str], representation: Representation
+                       ) -> tuple[dict[str, np.ndarray], Request]:
+    """The condition features for a request of :data:`CONDITIONS` (a key, "high" or
+    "low", "sparse" or "dense"), and the request in numbers. A density word is the low
+    or the high end of the density range the model was trained with."""
+    from deepsym.sampling.conditions import PITCH_WORDS, requested
+    from deepsym.steering import Request
+
+    density = None
+    if "density" in asks:
+        if "density" not in representation.condition_ranges:
+            raise DeepsymError("the model has no density range to read 'sparse' or 'dense' "
+                               "in (it was trained without the density condition)")
+        low, high = representation.condition_ranges["density"]
+        density = {"sparse": low, "dense": high}[asks["density"]]
+    pitch = asks.get("pitch")
+    features = requested(asks.get("key"), pitch, density)
+    height = None if pitch is None else float(PITCH_WORDS.get(pitch, pitch))
+    return features, Request(asks.get("key"), height, density)
 
 
 def _report(out: Path, corpus: Path, pieces: list[DemoPiece], trained: Any) -> Path:
@@ -169,6 +253,7 @@ def _report(out: Path, corpus: Path, pieces: list[DemoPiece], trained: Any) -> P
     from deepsym.evaluation import evaluate, write_report
     from deepsym.midi import read_midi
     from deepsym.plot import save_pianoroll
+    from deepsym.steering import markdown_table
 
     evaluation = evaluate([p.midi for p in pieces], corpus, top=3)
     by_path = dict(zip(evaluation.pieces, evaluation.plagiarism, strict=True))
@@ -182,13 +267,21 @@ def _report(out: Path, corpus: Path, pieces: list[DemoPiece], trained: Any) -> P
         if piece.wav is not None:
             write_wav(score, piece.wav)
             links[report.generated].append(("audio (WAV)", str(piece.wav)))
-    intro = (f"Four pieces of `{MODEL}` trained {trained.step} steps "
+    table = markdown_table([p.name for p in pieces], [p.asked for p in pieces],
+                           [p.measured for p in pieces])
+    intro = (f"{len(pieces)} pieces of `{MODEL}` trained {trained.step} steps "
              f"({trained.elapsed / 60:.1f} minutes) on the corpus `{corpus}`, one per "
-             f"condition: {', '.join(f'{p.name} = {p.label}' for p in pieces)}. Sampled "
-             f"with temperature {TEMPERATURE}. The piano-rolls shade runs of 4 or more "
-             "notes copied from a training piece.")
+             f"request: {', '.join(f'{p.name} = {p.label}' for p in pieces)}. Sampled "
+             f"with {decoding()}. The piano-rolls shade runs of 4 or more notes copied "
+             "from a training piece.\n\n## Asked and measured\n\nEach piece's request beside "
+             "what it came out as: the key estimated from its notes (Krumhansl-Schmuckler, "
+             "with the correlation r; it agrees when it is the key asked or its relative), "
+             "its mean MIDI pitch (high asks 67, low 53) and its note onsets per beat "
+             "(sparse and dense ask the low and high end of the corpus's range). Features "
+             "not asked take the training pieces' mean.\n\n" + table + "\n\n## Metrics")
     return write_report(evaluation, out / "report.md", title="deepsym demo", intro=intro,
                         links=links)
 
 
-__all__ = ["CONDITIONS", "DEMO_SETTINGS", "DemoPiece", "DemoResult", "run_demo"]
+__all__ = ["CONDITIONS", "DEMO_SETTINGS", "MAX_POLYPHONY", "TEMPERATURE", "DemoPiece",
+           "DemoResult", "decoding", "idle_cores", "requested_features", "run_demo"]

@@ -132,7 +132,8 @@ def held_out_loss(run: str | os.PathLike, corpus: str | os.PathLike | Corpus,
     split, pieces = (split, corpus.split(split)) if split is not None else _held_out(corpus)
     trained = load_trained(run, device)
     representation = trained_representation(trained.spec, trained.config)
-    trainer = trained.spec.trainer_class()(trained.model, trained.config, device=device)
+    trainer = trained.spec.trainer_class()(trained.model, trained.config,
+                                           device=str(trained.device))
     whole = dataclasses.replace(trained.config, sequence_length=2**31 - 2) \
         if hasattr(trained.config, "sequence_length") else trained.config
     data, collate = trained.spec.trainer_class().dataset(whole, corpus, split, representation,

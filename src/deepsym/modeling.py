@@ -28,7 +28,11 @@ class ModelSpec:
     """One model as a plugin registers it.
 
     ``config``: a frozen dataclass of JSON values (architecture and training fields alike,
-    e.g. critic steps per generator step). ``module``: ``factory(config) -> nn.Module``
+    e.g. critic steps per generator step). A config may leave choices to the data with a
+    method ``for_corpus(corpus) -> config``: training calls it before anything is built
+    and keeps the config it returns (with, say, the notated grid or the condition ranges
+    measured by ``deepsym.data.fit``), so the choices travel with the weights; it must
+    return a resolved config unchanged. ``module``: ``factory(config) -> nn.Module``
     (usually the module class). ``trainer`` / ``sampler``: subclasses of
     ``deepsym.training.Trainer`` / ``deepsym.sampling.Sampler``. Each of these four may be
     a ``"module:attribute"`` string. ``representation``: the registered name of the

@@ -1,5 +1,6 @@
-"""``deepsym demo``: JSB chorales -> a conditional Char-RNN trained on the CPU -> four new
-pieces as MIDI, piano-roll pictures and audio, with an evaluation report."""
+"""``deepsym demo``: JSB chorales -> a conditional Char-RNN trained on the CPU -> six
+steered pieces as MIDI, piano-roll pictures and audio, with a report of what each was
+asked and came out as, and an evaluation."""
 from __future__ import annotations
 
 import argparse
@@ -11,13 +12,14 @@ from deepsym.demo import CONDITIONS, DEFAULT_MINUTES, DEFAULT_SECONDS, MODEL
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     labels = ", ".join(label for _, label, _ in CONDITIONS)
     parser = subparsers.add_parser(
-        "demo", help="build the JSB corpus, train Char-RNN for a few minutes, write 4 "
-                     "pieces (MIDI, PNG, WAV) and a report",
+        "demo", help=f"build the JSB corpus, train Char-RNN for a few minutes, write "
+                     f"{len(CONDITIONS)} steered pieces (MIDI, PNG, WAV) and a report",
         description=f"Build the JSB chorale corpus (offline, from music21), train {MODEL} "
-                    f"on the CPU, sample one piece per condition ({labels}) as MIDI, "
-                    "piano-roll PNG and WAV audio, and write an evaluation report "
-                    "(metrics beside the held-out split, plagiarism against the train "
-                    "split). Needs pip install 'deepsym[all]'.",
+                    f"on the CPU, sample one piece per request ({labels}) as MIDI, "
+                    "piano-roll PNG and WAV audio, and write a report: each piece's "
+                    "request beside its measured key, pitch and density, metrics beside "
+                    "the held-out split, plagiarism against the train split. Needs pip "
+                    "install 'deepsym[all]'.",
     )
     parser.add_argument("--minutes", type=_positive_float, default=DEFAULT_MINUTES,
                         metavar="M", help=f"minutes of training (default: {DEFAULT_MINUTES:g}; "
@@ -31,6 +33,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         metavar="S", help=f"length of each piece (default: {DEFAULT_SECONDS:g})")
     parser.add_argument("--corpus", type=Path, metavar="CORPUS",
                         help="train on this corpus (deepsym corpus build) instead of JSB")
+    parser.add_argument("--threads", type=_positive_int, metavar="N",
+                        help="torch threads on the CPU (default: the idle cores, so that a "
+                             "busy machine does not stall training)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="a model setting, as for deepsym train (e.g. hidden=128)")
     parser.set_defaults(run=run)
@@ -42,10 +47,11 @@ def run(args: argparse.Namespace) -> int:
 
     result = run_demo(args.out, minutes=args.minutes, steps=args.steps, seed=args.seed,
                       corpus=args.corpus, settings=parse_settings(args.set),
-                      seconds=args.seconds, say=lambda text: print(text, flush=True))
+                      seconds=args.seconds, threads=args.threads,
+                      say=lambda text: print(text, flush=True))
     print(f"\nthe pieces (MIDI, piano-roll PNG, WAV audio) are in {result.out / 'pieces'}:")
     for piece in result.pieces:
-        print(f"  {piece.label:<11} {piece.midi}  {piece.png.name}"
+        print(f"  {piece.label:<15} {piece.midi}  {piece.png.name}"
               + (f"  {piece.wav.name}" if piece.wav else ""))
     print(f"the report: {result.report}")
     print(f"the trained model: {result.run} (deepsym sample {result.run} -n 4 --key 'D "

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from deepsym.cli.options import WORKERS_HELP, check_workers
 from deepsym.cli.plagiarism import table
 from deepsym.errors import DeepsymError
 from deepsym.evaluation import Evaluation, HeldOutLoss, evaluate, metric_rows, write_report
@@ -30,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="plagiarism matches to show per piece (default 3)")
     parser.add_argument("--report", type=Path, metavar="REPORT.md",
                         help="also write the evaluation as a Markdown report")
-    parser.add_argument("--workers", type=int, help="threads (default: all cores)")
+    parser.add_argument("--workers", type=int, help=f"threads {WORKERS_HELP}")
     parser.add_argument("--run", type=Path, metavar="RUN", dest="run_dir",
                         help="a run folder of deepsym train: print its model's loss per "
                              "token on the held-out pieces, beside a uniform guess")
@@ -44,6 +45,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.generated is None and args.run_dir is None:
         raise DeepsymError("name the generated pieces (DIR) or a trained run (--run RUN)")
+    check_workers(args.workers)
     if args.run_dir is not None:
         from deepsym.evaluation import held_out_loss
 

@@ -6,6 +6,7 @@ import sys
 import warnings
 from pathlib import Path
 
+from deepsym.cli.options import WORKERS_HELP, check_workers
 from deepsym.metrics.originality import Match, PlagiarismReport, Span, plagiarism
 
 
@@ -25,7 +26,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="also find copies moved to another key")
     parser.add_argument("--tolerance", type=float, metavar="SECONDS",
                         help="runs must keep their rhythm: inter-onset intervals within this")
-    parser.add_argument("--workers", type=int, help="threads (default: all cores)")
+    parser.add_argument("--workers", type=int, help=f"threads {WORKERS_HELP}")
     parser.set_defaults(run=run)
 
 
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         report = plagiarism(args.generated, args.corpus, top=args.top,
                             transpose=args.transpose, tolerance=args.tolerance,
-                            workers=args.workers)
+                            workers=check_workers(args.workers))
     for w in caught:
         print(f"deepsym: warning: {w.message}", file=sys.stderr)
     print("\n".join(table(report)))

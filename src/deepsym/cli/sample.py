@@ -2,8 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
+import time
+from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -11,8 +15,10 @@ from deepsym.errors import DeepsymError
 
 if TYPE_CHECKING:
     from deepsym.sampling import Controls, Sampler
+    from deepsym.score import Score
 
 LENGTH = re.compile(r"\s*(\d+(?:\.\d+)?)\s*(s|sec|seconds|tokens|steps)?\s*", re.IGNORECASE)
+PROGRESS_EVERY = 5.0  # seconds between "N of M pieces written" lines on stderr
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -20,9 +26,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "sample", help="generate MIDI files from a trained run",
         description="Generate pieces with a trained run's model and write them as MIDI "
                     "files (sample-01.mid, ...) into DIR, with piano-roll PNGs beside them "
-                    "with --plot. A conditional model can be steered with --key, --pitch "
-                    "and --density; features not given come from the primer, else from the "
-                    "mean of the training pieces.")
+                    "with --plot; each is written as soon as its batch is drawn. A "
+                    "conditional model can be steered with --key, --pitch and --density; "
+                    "features not given come from the primer, else from the mean of the "
+                    "training pieces.")
     parser.add_argument("run_dir", type=Path, metavar="RUN",
                         help="the folder 'deepsym train' wrote (or a checkpoint file)")
     parser.add_argument("-n", "--count", type=_positive_int, default=4, metavar="N",
@@ -40,6 +47,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--top-p", type=float, metavar="P",
                         help="draw only among the most likely choices that make up P of the "
                              "probability (0 < P <= 1)")
+    parser.add_argument("--max-polyphony", type=_positive_int, metavar="N",
+                        help="start no note while N distinct pitches sound (for "
+                             "representations with a grammar: events, remi)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     parser.add_argument("--key", help="condition on a key, e.g. 'C major', 'F# minor'")
     parser.add_argument("--pitch", help="condition on pitch height: high, low or a MIDI pitch")
@@ -57,15 +67,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from deepsym.midi import read_midi, write_midi
+    from deepsym.midi import read_midi
     from deepsym.sampling import Controls
     from deepsym.sampling.conditions import requested
 
-    if not args.greedy and not args.temperature > 0:
-        raise DeepsymError(f"--temperature must be > 0, not {args.temperature} "
-                           "(use --greedy for always the most likely choice)")
-    if args.top_p is not None and not 0 < args.top_p <= 1:
-        raise DeepsymError(f"--top-p must be in (0, 1], not {args.top_p}")
+    _check_controls(args)
     conditions = requested(args.key, args.pitch, args.density)
     primer = read_midi(args.primer) if args.primer is not None else None
     if args.plot:
@@ -73,34 +79,70 @@ def run(args: argparse.Namespace) -> int:
 
         require_matplotlib()
     sampler = _sampler(args, Controls(0.0 if args.greedy else args.temperature,
-                                      args.top_k, args.top_p, conditions))
+                                      args.top_k, args.top_p, conditions,
+                                      args.max_polyphony))
     unit, amount = args.length
-    if unit == "seconds":
-        scores = sampler.sample_seconds(args.count, amount, primer, with_primer=True)
-        short = min(score.duration_seconds for score in scores)
-        if short < amount - 0.5:
-            print(f"deepsym: warning: the model stopped advancing time; the shortest piece "
-                  f"lasts {short:.1f} s of the {amount:g} s asked for", file=sys.stderr)
-    else:
-        scores = sampler.sample(args.count, int(amount), primer, with_primer=True)
+    length = {"seconds": amount} if unit == "seconds" else {"steps": int(amount)}
     _make_folder(args.output)
-    for i, score in enumerate(scores, 1):
+    short = _write_all(sampler.pieces(args.count, primer=primer, with_primer=True, **length),
+                       args)
+    if unit == "seconds" and short < amount - 0.5:
+        print(f"deepsym: warning: the model stopped advancing time; the shortest piece "
+              f"lasts {short:.1f} s of the {amount:g} s asked for", file=sys.stderr)
+    return 0
+
+
+def _check_controls(args: argparse.Namespace) -> None:
+    """DeepsymError unless the temperature and top-p can steer a draw."""
+    if not args.greedy and not args.temperature > 0:
+        raise DeepsymError(f"--temperature must be > 0, not {args.temperature} "
+                           "(use --greedy for always the most likely choice)")
+    if not args.greedy and not math.isfinite(args.temperature):
+        raise DeepsymError(f"--temperature must be a finite number, not {args.temperature}")
+    if args.top_p is not None and not 0 < args.top_p <= 1:
+        raise DeepsymError(f"--top-p must be in (0, 1], not {args.top_p}")
+
+
+def _write_all(pieces: Iterator[Score], args: argparse.Namespace) -> float:
+    """Write each piece as soon as it is drawn (and its piano-roll with --plot), print its
+    path, and every ``PROGRESS_EVERY`` seconds how many are written; the duration of the
+    shortest piece in seconds."""
+    from deepsym.midi import write_midi
+
+    shortest, shown = math.inf, time.monotonic()
+    for i, score in enumerate(pieces, 1):
         path = args.output / f"sample-{i:02d}.mid"
-        write_midi(score, path)
-        print(path)
+        _write(path, partial(write_midi, score, path))
         if args.plot:
             from deepsym.plot import save_pianoroll
 
-            print(save_pianoroll(score, path.with_suffix(".png"), name=path.name))
-    return 0
+            picture = path.with_suffix(".png")
+            _write(picture, partial(save_pianoroll, score, picture, name=path.name))
+        shortest = min(shortest, score.duration_seconds)
+        if time.monotonic() - shown >= PROGRESS_EVERY:
+            shown = time.monotonic()
+            print(f"deepsym: {i:,} of {args.count:,} pieces written", file=sys.stderr,
+                  flush=True)
+    return shortest
+
+
+def _write(path: Path, write: Callable[[], object]) -> None:
+    """``write()`` the file ``path`` and print its path; an OSError (a read-only folder,
+    a full disk) becomes one DeepsymError line naming it."""
+    try:
+        write()
+    except OSError as exc:
+        raise DeepsymError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    print(path, flush=True)
 
 
 def _sampler(args: argparse.Namespace, controls: Controls) -> Sampler:
     """The run's sampler, checked against the conditions asked for."""
     from deepsym.sampling.run import load_sampler
 
-    device = args.device or _default_device()
-    sampler = load_sampler(args.run_dir, controls, seed=args.seed, device=device)
+    sampler = load_sampler(args.run_dir, controls, seed=args.seed, device=args.device,
+                           warn=lambda text: print(f"deepsym: warning: {text}",
+                                                   file=sys.stderr))
     reads = sampler.representation.conditions
     asked = sorted(controls.conditions)
     if asked and not reads:
@@ -135,12 +177,6 @@ def parse_length(text: str) -> tuple[str, float]:
 def _options(names: list[str]) -> str:
     flags = {"pitch_classes": "--key", "mean_pitch": "--pitch", "density": "--density"}
     return ", ".join(flags[n] for n in names)
-
-
-def _default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _make_folder(folder: Path) -> None:

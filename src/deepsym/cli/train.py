@@ -44,7 +44,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default=None, metavar="DEVICE",
                         help="cpu, cuda, cuda:N or mps (default: cuda when available)")
     parser.add_argument("--resume", type=Path, metavar="RUN",
-                        help="continue the run in RUN exactly where its last checkpoint is")
+                        help="continue the run in RUN exactly where its newest usable "
+                             "checkpoint is (last.pt, else best.pt; it says which)")
     parser.add_argument("--list", action="store_true",
                         help="show the models, their config fields and the training options")
     parser.add_argument("-q", "--quiet", action="store_true",

@@ -12,10 +12,12 @@ a shuffled epoch from ``default_rng((seed, e, 1))``, so a loader gives the same 
 whatever its number of workers and however they are scheduled. Call
 ``loader.dataset.set_epoch(e)`` before each epoch (workers must not be persistent).
 
-Transposition: a shift drawn uniformly from ``transpose = (low, high)`` semitones,
-narrowed for each piece to the shifts that keep all its non-drum notes in 0..127 (a
-piece that cannot move keeps shift 0); drum tracks never move. Condition features (if
-the representation has any) are computed on the whole transposed piece.
+Transposition (augmentation): a shift drawn uniformly from ``transpose = (low, high)``
+semitones, narrowed for each piece to the shifts that keep all its non-drum notes within
+the voices' range, the lowest to the highest pitch of the split's non-drum notes (a piece
+that cannot move keeps shift 0); drum tracks never move. Condition features (if the
+representation has any) are computed on the whole transposed piece, so a conditional
+model learns the key and the pitch height from the condition, not from the data alone.
 
 numpy is enough for the dataset itself; torch is imported by ``collate`` and
 ``make_loader`` only.
@@ -31,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from deepsym.data.corpus import Corpus
+from deepsym.data.fit import voice_range
 from deepsym.errors import CorpusError, DeepsymError, MissingExtraError
 from deepsym.representations.base import Representation
 from deepsym.score import Score
@@ -55,7 +58,8 @@ class SequenceDataset:
     length : int, optional
         Crop every sequence to at most this many steps (None: whole pieces).
     transpose : (low, high)
-        Semitones to draw a transposition from, both included; (0, 0) for none.
+        Semitones to draw a transposition from, both included; (0, 0) for none. Each
+        piece moves only as far as keeps it within the split's voices' range.
     seed : int
     random_crop : bool
         A random window of ``length`` steps (default), or always the first.
@@ -84,6 +88,8 @@ class SequenceDataset:
                                "transposed; use transpose=(0, 0)")
         self.length = length
         self.transpose = (low, high)
+        self.voices = voice_range(self._corpus, self.pieces) if (low, high) != (0, 0) \
+            else (0, 127)
         self.seed = seed
         self.random_crop = random_crop
         self.epoch = 0
@@ -121,7 +127,7 @@ class SequenceDataset:
             x = encode_piece(self.corpus, piece)
         else:
             score = self.corpus.score(piece)
-            low, high = shift_range(score, *self.transpose)
+            low, high = shift_range(score, *self.transpose, voices=self.voices)
             shift = int(rng.integers(low, high + 1)) if high > low else low
             score = transpose_score(score, shift)
             x = self.representation.encode(score)
@@ -139,15 +145,17 @@ class SequenceDataset:
         return {**self.__dict__, "_corpus": None}
 
 
-def shift_range(score: Score, low: int, high: int) -> tuple[int, int]:
-    """``(low, high)`` narrowed to the shifts that keep every non-drum note in 0..127;
-    ``(0, 0)`` when no shift in the range does (or there is nothing to move)."""
+def shift_range(score: Score, low: int, high: int, voices: tuple[int, int] = (0, 127)
+                ) -> tuple[int, int]:
+    """``(low, high)`` narrowed to the shifts that keep every non-drum note within
+    ``voices`` (lowest, highest pitch); ``(0, 0)`` when no shift in the range does (or
+    there is nothing to move)."""
     pitches = [t.notes["pitch"] for t in score.tracks if not t.is_drum and len(t.notes)]
     if not pitches:
         return 0, 0
     lowest = min(int(p.min()) for p in pitches)
     highest = max(int(p.max()) for p in pitches)
-    low, high = max(low, -lowest), min(high, 127 - highest)
+    low, high = max(low, voices[0] - lowest), min(high, voices[1] - highest)
     return (low, high) if low <= high else (0, 0)
 
 

@@ -10,7 +10,7 @@ model reads next to every step.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Literal, Protocol
 
@@ -71,8 +71,9 @@ def mean_pitch(score: Score) -> np.ndarray:
 
 
 def note_density(score: Score) -> np.ndarray:
-    """Density, shape ``(1,)``: non-drum note onsets per beat over the score's length
-    (``notes / (end_tick / ticks_per_beat)``; 0 for an empty score)."""
+    """Density, shape ``(1,)``: the mean number of non-drum note onsets per beat over
+    the score's length (``notes / (end_tick / ticks_per_beat)``; 0 for an empty score).
+    A conditional model reads it scaled to its corpus's range (``condition_ranges``)."""
     notes = _pitched_notes(score)
     beats = score.to_beats(score.end_tick) if score.end_tick else 0.0
     return np.array([len(notes) / beats if beats else 0.0], dtype=np.float32)
@@ -101,7 +102,8 @@ class Representation(ABC):
     ``spec``, ``encode`` and ``decode``.
 
     ``conditions`` chooses condition features from ``CONDITIONS`` (none by default);
-    ``condition_vector(score)`` concatenates them in the order given.
+    ``condition_vector(score)`` concatenates them in the order given, each scaled to its
+    range when ``with_condition_ranges`` gave it one.
     """
 
     name: ClassVar[str]
@@ -112,6 +114,36 @@ class Representation(ABC):
             raise DeepsymError(f"unknown condition feature {unknown[0]!r}; "
                                f"choose from: {', '.join(CONDITIONS)}")
         self.conditions = tuple(conditions)
+        self.condition_ranges: dict[str, tuple[float, float]] = {}
+
+    def with_condition_ranges(self, ranges: Mapping[str, tuple[float, float]]
+                              ) -> Representation:
+        """Scale each named feature from its ``(low, high)`` range to 0..1:
+        ``(value - low) / (high - low)`` (values outside the range go beyond 0..1), so
+        that a feature counted in its own unit (onsets per beat) sits beside the others
+        on one scale. Returns the representation itself."""
+        for name, (low, high) in ranges.items():
+            if name not in self.conditions:
+                raise DeepsymError(f"a range for condition {name!r}, which the "
+                                   f"representation does not read ({', '.join(self.conditions)})")
+            if not low < high:
+                raise DeepsymError(f"the range of condition {name!r} must have low < high, "
+                                   f"not ({low}, {high})")
+        self.condition_ranges = {name: (float(low), float(high))
+                                 for name, (low, high) in ranges.items()}
+        return self
+
+    def scale_conditions(self, features: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Feature values as ``CONDITIONS`` computes them (say a density asked for in
+        onsets per beat), scaled as ``condition_vector`` scales them."""
+        scaled = {}
+        for name, value in features.items():
+            value = np.asarray(value, np.float32)
+            if name in self.condition_ranges:
+                low, high = self.condition_ranges[name]
+                value = ((value - low) / (high - low)).astype(np.float32)
+            scaled[name] = value
+        return scaled
 
     @property
     def condition_size(self) -> int:
@@ -130,15 +162,17 @@ class Representation(ABC):
     def decode(self, array: np.ndarray) -> Score:
         """A Score from an array shaped like ``encode``'s output."""
 
-    def grammar(self, n: int) -> Grammar | None:
+    def grammar(self, n: int, max_polyphony: int | None = None) -> Grammar | None:
         """For discrete representations whose token sequences have rules (a note can only
         end while it sounds): a Grammar over ``n`` sequences that a sampler asks which
-        tokens may come next. Default: None, every token always may."""
+        tokens may come next; with ``max_polyphony``, it also lets no note start while
+        that many distinct pitches sound. Default: None, every token always may."""
         return None
 
     def condition_vector(self, score: Score) -> np.ndarray:
         """The chosen condition features of ``score``, shape ``(condition_size,)``."""
-        parts = [CONDITIONS[c][0](score) for c in self.conditions]
+        raw = {c: CONDITIONS[c][0](score) for c in self.conditions}
+        parts = list(self.scale_conditions(raw).values())
         return np.concatenate(parts) if parts else np.empty(0, dtype=np.float32)
 
     def __repr__(self) -> str:

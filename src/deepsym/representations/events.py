@@ -230,22 +230,26 @@ class Events(Representation):
     def decode(self, array: np.ndarray) -> Score:
         return from_events(array, **self.options)
 
-    def grammar(self, n: int) -> EventGrammar:
-        return EventGrammar(n, self.spec.vocab_size)
+    def grammar(self, n: int, max_polyphony: int | None = None) -> EventGrammar:
+        return EventGrammar(n, self.spec.vocab_size, max_polyphony)
 
 
 class EventGrammar:
-    """Notes as a sampler may write them: NOTE_ON only for a pitch that is silent and
-    NOTE_OFF only for one that sounds (so no note is left sounding by an off aimed at
-    the wrong pitch); TIME_SHIFT and VELOCITY always."""
+    """Notes as a sampler may write them: NOTE_ON only for a pitch that is silent (and,
+    with ``max_polyphony``, while fewer pitches than that sound) and NOTE_OFF only for
+    one that sounds (so no note is left sounding by an off aimed at the wrong pitch);
+    TIME_SHIFT and VELOCITY always."""
 
-    def __init__(self, n: int, vocab: int) -> None:
+    def __init__(self, n: int, vocab: int, max_polyphony: int | None = None) -> None:
         self.sounding = np.zeros((n, 128), bool)
         self.vocab = vocab
+        self.max_polyphony = max_polyphony
 
     def allowed(self) -> np.ndarray:
         mask = np.ones((len(self.sounding), self.vocab), bool)
-        mask[:, NOTE_ON:NOTE_OFF] = ~self.sounding
+        room = np.ones(len(self.sounding), bool) if self.max_polyphony is None \
+            else self.sounding.sum(axis=1) < self.max_polyphony
+        mask[:, NOTE_ON:NOTE_OFF] = ~self.sounding & room[:, None]
         mask[:, NOTE_OFF:TIME_SHIFT] = self.sounding
         return mask
 

@@ -5,7 +5,8 @@ yields the piece one representation step at a time (a token, a piano-roll frame,
 bar), reading ``self.controls`` afresh at every step, so a caller (an interactive
 front end, a test) can change the temperature or the conditions mid-piece. ``generate``
 draws a batch of pieces side by side; ``sample`` and ``sample_seconds`` collect whole
-pieces and decode them into Scores.
+pieces and decode them into Scores; ``pieces`` yields any number of them a batch at a
+time, so that memory does not grow with the number.
 
 ``IncrementalSampler`` serves every model that keeps a running state (RNNs): each new
 step costs one model step, never a recomputation of the prefix. torch is imported
@@ -13,6 +14,7 @@ lazily.
 """
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,9 +26,12 @@ import numpy as np
 from deepsym.errors import DeepsymError
 from deepsym.representations.base import Grammar, Representation
 from deepsym.score import Score
+from deepsym.training.options import check_seed
 
 if TYPE_CHECKING:
     import torch
+
+BATCH = 64  # pieces drawn side by side by ``pieces``: a full step for the model, little memory
 
 
 @dataclass
@@ -36,13 +41,17 @@ class Controls:
     ``temperature``: logits are divided by it (0: always the most likely choice).
     ``top_k``: keep only the k most likely choices. ``top_p``: keep the smallest set of
     most likely choices whose probabilities sum to at least p. ``conditions``: condition
-    features by name (see ``deepsym.representations.CONDITIONS``) for conditional models.
+    features by name (see ``deepsym.representations.CONDITIONS``) for conditional models,
+    in the features' own units (the representation scales them). ``max_polyphony``:
+    the representation's grammar lets no note start while that many distinct pitches
+    sound (read when a piece begins; None: no limit).
     """
 
     temperature: float = 1.0
     top_k: int | None = None
     top_p: float | None = None
     conditions: dict[str, np.ndarray] = field(default_factory=dict)
+    max_polyphony: int | None = None
 
 
 class Sampler(ABC):
@@ -58,7 +67,7 @@ class Sampler(ABC):
         self.model = model.to(self.device).eval()
         self.representation = representation
         self.controls = controls if controls is not None else Controls()
-        self.rng = torch.Generator(device=self.device).manual_seed(seed)
+        self.rng = torch.Generator(device=self.device).manual_seed(check_seed(seed))
 
     @abstractmethod
     def stream(self, steps: int, primer: Score | None = None) -> Iterator[Any]:
@@ -79,6 +88,24 @@ class Sampler(ABC):
         events = _stacked(self.generate(n, steps, primer), n)
         return [self.representation.decode(row) for row in self._full(events, primer,
                                                                       with_primer)]
+
+    def pieces(self, n: int, *, steps: int | None = None, seconds: float | None = None,
+               primer: Score | None = None, with_primer: bool = False,
+               batch: int | None = None) -> Iterator[Score]:
+        """``n`` pieces of ``steps`` new events (``sample``) or of ``seconds``
+        (``sample_seconds``), one at a time: ``batch`` (default ``BATCH``) are drawn side
+        by side, and only the pieces of one batch not yet yielded are held here."""
+        if (steps is None) == (seconds is None):
+            raise DeepsymError("give the length of the pieces in steps or in seconds")
+        size = batch or BATCH
+        for start in range(0, n, size):
+            count = min(size, n - start)
+            drawn = (self.sample(count, steps, primer, with_primer=with_primer)
+                     if steps is not None else
+                     self.sample_seconds(count, seconds, primer, with_primer=with_primer))
+            drawn.reverse()
+            while drawn:
+                yield drawn.pop()
 
     def sample_seconds(self, n: int, seconds: float, primer: Score | None = None, *,
                        with_primer: bool = False, max_steps: int = 100_000,
@@ -151,7 +178,8 @@ class IncrementalSampler(Sampler):
             raise DeepsymError(f"the number of pieces must be at least 1, not {n}")
         events = self.primer_events(primer)
         default = self._default_condition(primer)
-        grammar = self.representation.grammar(n)
+        _check(self.controls)
+        grammar = self.representation.grammar(n, self.controls.max_polyphony)
         if grammar is not None and events is not None:
             for token in events:
                 grammar.advance(np.full(n, token))
@@ -207,7 +235,8 @@ class IncrementalSampler(Sampler):
 
         if not self.representation.conditions and not self.controls.conditions:
             return None
-        vector = assemble(self.representation.conditions, self.controls.conditions, default)
+        given = self.representation.scale_conditions(self.controls.conditions)
+        vector = assemble(self.representation.conditions, given, default)
         return torch.as_tensor(vector, device=self.device).expand(n, -1)
 
 
@@ -279,9 +308,12 @@ def _stacked(steps: Iterator[np.ndarray], n: int) -> np.ndarray:
 
 
 def _check(controls: Controls) -> None:
-    if not controls.temperature >= 0:
-        raise DeepsymError(f"temperature must be >= 0, not {controls.temperature}")
+    if not 0 <= controls.temperature < math.inf:
+        raise DeepsymError(f"temperature must be >= 0 and finite, not "
+                           f"{controls.temperature}")
     if controls.top_k is not None and controls.top_k < 1:
         raise DeepsymError(f"top_k must be at least 1, not {controls.top_k}")
+    if controls.max_polyphony is not None and controls.max_polyphony < 1:
+        raise DeepsymError(f"max_polyphony must be at least 1, not {controls.max_polyphony}")
     if controls.top_p is not None and not 0 < controls.top_p <= 1:
         raise DeepsymError(f"top_p must be in (0, 1], not {controls.top_p}")

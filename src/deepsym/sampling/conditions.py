@@ -15,6 +15,10 @@ requested qualities, on the same scales:
 - ``pitch_height("high" | "low" | midi number)``: ``mean_pitch = pitch / 127``, with
   ``high`` = 67 (G4) and ``low`` = 53 (F3), a fifth above and below middle C.
 - ``density(notes_per_beat)``: the ``density`` feature itself (note onsets per beat).
+
+The values are in the features' own units; a model trained with condition ranges (its
+representation's ``condition_ranges``: the corpus's range of mean pitch and density)
+reads them scaled, and the sampler scales what it is given the same way.
 """
 from __future__ import annotations
 

@@ -9,6 +9,7 @@ its options and condition features come from the config).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 from deepsym.modeling import ModelSpec
 from deepsym.representations.base import Representation
@@ -16,15 +17,18 @@ from deepsym.sampling.base import Controls, Sampler
 
 
 def load_sampler(run: str | os.PathLike, controls: Controls | None = None, *, seed: int = 0,
-                 device: str = "cpu") -> Sampler:
+                 device: str | None = "cpu", warn: Callable[[str], None] | None = None
+                 ) -> Sampler:
     """The model's Sampler for a run folder (its best checkpoint, else its last) or a
-    checkpoint file, with ``controls`` and ``seed``."""
+    checkpoint file, with ``controls`` and ``seed``, on ``device`` (None: CUDA when
+    available); ``warn`` hears why a run's best checkpoint could not be used (see
+    ``load_trained``)."""
     from deepsym.training.checkpoint import load_trained
 
-    trained = load_trained(run, device)
+    trained = load_trained(run, device, warn=warn)
     representation = trained_representation(trained.spec, trained.config)
     return trained.spec.sampler_class()(trained.model, representation, controls, seed=seed,
-                                        device=device)
+                                        device=str(trained.device))
 
 
 def trained_representation(spec: ModelSpec, config: object) -> Representation:

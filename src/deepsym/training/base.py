@@ -143,17 +143,20 @@ class Trainer(ABC):
 
     @classmethod
     def dataset(cls, config: Any, corpus: Corpus, split: str, representation: Representation,
-                seed: int) -> tuple[Any, Callable[[list[Any]], Any]]:
+                seed: int, transpose: tuple[int, int] = (0, 0)
+                ) -> tuple[Any, Callable[[list[Any]], Any]]:
         """The map-style dataset of ``split`` and the function collating its items into
-        the batch the step methods read. Default: ``SequenceDataset`` crops of
-        ``config.sequence_length + 1`` steps (whole pieces without that field), random
-        windows for "train", and ``loaders.collate``'s padded dict."""
+        the batch the step methods read; ``transpose``: the training options' range of
+        shifts in semitones (the engine gives it for the train split). Default:
+        ``SequenceDataset`` crops of ``config.sequence_length + 1`` steps (whole pieces
+        without that field), random windows for "train", and ``loaders.collate``'s
+        padded dict."""
         from deepsym.data.loaders import SequenceDataset, collate
 
         length = getattr(config, "sequence_length", None)
         data = SequenceDataset(corpus, representation, split,
                                None if length is None else length + 1, seed=seed,
-                               random_crop=split == "train")
+                               random_crop=split == "train", transpose=transpose)
         return data, collate
 
     def validation_loss(self, batch: Any) -> torch.Tensor | None:

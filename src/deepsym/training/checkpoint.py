@@ -7,11 +7,14 @@ optimizers, schedulers, gradient scaler, schedule position, its generator), the 
 random states (Python, numpy, torch, CUDA), the step, the data position (epoch and the
 next batch's index in the epoch's seeded order), the early-stopping state and the
 training time so far. Files are replaced atomically: a reader (or a killed writer)
-leaves the previous checkpoint or the new one, never a part.
+leaves the previous checkpoint or the new one, never a part; a write that fails (a full
+disk, a read-only folder) is a CheckpointError naming the file.
 """
 from __future__ import annotations
 
 import random
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +24,7 @@ import numpy as np
 from deepsym.errors import CheckpointError, ConfigError
 from deepsym.fileio import write_atomic
 from deepsym.modeling import from_dict
+from deepsym.training.devices import choose_device
 
 if TYPE_CHECKING:
     import torch
@@ -31,11 +35,18 @@ LAST, BEST = "last.pt", "best.pt"
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
-    """Write ``state`` (see ``checkpoint_state``) to ``path`` atomically."""
+    """Write ``state`` to ``path`` atomically; if that fails, the old file stays and a
+    CheckpointError names ``path`` and the reason."""
     import torch
 
-    return write_atomic(path, lambda out: torch.save({"format": FORMAT, "version": VERSION,
-                                                     **state}, out))
+    try:
+        return write_atomic(path, lambda out: torch.save(
+            {"format": FORMAT, "version": VERSION, **state}, out))
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    except RuntimeError as exc:  # torch's zip writer: "... inline_container.cc ... pos"
+        raise CheckpointError(f"{path}: cannot write: {_first_line(exc)} (is the disk "
+                              "full?)") from None
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -43,13 +54,15 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     import torch
 
     path = Path(path)
+    if path.is_dir():
+        raise CheckpointError(f"{path}: a folder, not a checkpoint file")
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # unpickling errors come in many types
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: not a readable checkpoint ({reason[:200]})") from None
+        raise CheckpointError(f"{path}: not a readable checkpoint ({_first_line(exc)})") \
+            from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a deepsym checkpoint")
     if state.get("version") != VERSION:
@@ -72,6 +85,12 @@ def check_checkpoint(state: dict[str, Any], path: str | Path, model: str,
         shown = "; ".join(differences[:5]) + ("; ..." if len(differences) > 5 else "")
         raise CheckpointError(f"{path}: a checkpoint of model {model!r} with another "
                               f"config: {shown}")
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of an exception's message (its type when it has none), cut short."""
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
 def _differences(kind: str, saved: dict[str, Any], mine: dict[str, Any]) -> list[str]:
@@ -115,7 +134,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
 @dataclass
 class Trained:
     """A trained model rebuilt from a checkpoint: its registered name, spec, config,
-    module (in eval mode) and the step it was saved at."""
+    module (in eval mode, on ``device``), the step it was saved at and its file."""
 
     name: str
     spec: Any
@@ -123,26 +142,20 @@ class Trained:
     model: torch.nn.Module
     step: int
     path: Path
+    device: torch.device
 
 
-def checkpoint_path(run_or_file: str | Path) -> Path:
-    """A checkpoint file, or the best (else the last) checkpoint of a run folder."""
-    path = Path(run_or_file)
-    if path.is_dir():
-        for name in (BEST, LAST):
-            if (path / "checkpoints" / name).is_file():
-                return path / "checkpoints" / name
-        raise CheckpointError(f"{path}: no checkpoints/{LAST} (is it a deepsym train run?)")
-    return path
-
-
-def load_trained(run_or_file: str | Path, device: str = "cpu") -> Trained:
+def load_trained(run_or_file: str | Path, device: str | None = "cpu", *,
+                 warn: Callable[[str], None] | None = None) -> Trained:
     """The model of a run folder (its best checkpoint, else its last) or a checkpoint
-    file, rebuilt through the plugin registry from the config it was trained with."""
+    file, rebuilt through the plugin registry from the config it was trained with, on
+    ``device`` (checked by ``choose_device``; None: CUDA when available). When a run's
+    ``best.pt`` cannot be read, its ``last.pt`` is used and ``warn`` (default:
+    ``warnings.warn``) is told why."""
     from deepsym.plugins import manager
 
-    path = checkpoint_path(run_or_file)
-    state = load_checkpoint(path)
+    torch_device = choose_device(device)
+    path, state = _run_checkpoint(Path(run_or_file), warn or warnings.warn)
     spec = manager().models.get(state["model"])
     try:
         config = from_dict(spec.config_class(), state["config"])
@@ -151,7 +164,31 @@ def load_trained(run_or_file: str | Path, device: str = "cpu") -> Trained:
                               f"installed now ({exc})") from None
     model = spec.build(config)
     load_weights(model, state["trainer"]["model"], path)
-    return Trained(spec.name, spec, config, model.to(device).eval(), int(state["step"]), path)
+    return Trained(spec.name, spec, config, model.to(torch_device).eval(), int(state["step"]),
+                   path, torch_device)
+
+
+def _run_checkpoint(path: Path, warn: Callable[[str], None]) -> tuple[Path, dict[str, Any]]:
+    """A checkpoint file's path and contents; for a run folder, those of its best
+    checkpoint, or of its last one (and a warning) when the best cannot be read."""
+    if not path.is_dir():
+        return path, load_checkpoint(path)
+    best, last = path / "checkpoints" / BEST, path / "checkpoints" / LAST
+    if not (best.exists() or last.exists()):
+        raise CheckpointError(f"{path}: no checkpoints/{LAST} (is it a deepsym train run?)")
+    if not best.exists():
+        return last, load_checkpoint(last)
+    try:
+        return best, load_checkpoint(best)
+    except CheckpointError as exc:
+        if not last.exists():
+            raise
+        try:
+            state = load_checkpoint(last)
+        except CheckpointError as also:
+            raise CheckpointError(f"{exc}; {also}") from None
+        warn(f"{exc}; using {LAST} (step {state['step']}) instead")
+        return last, state
 
 
 def load_weights(model: torch.nn.Module, weights: dict[str, Any], path: str | Path) -> None:
@@ -164,6 +201,5 @@ def load_weights(model: torch.nn.Module, weights: dict[str, Any], path: str | Pa
                               f"({detail[:300]})") from None
 
 
-__all__ = ["BEST", "LAST", "Trained", "check_checkpoint", "checkpoint_path",
-           "load_checkpoint", "load_trained", "load_weights", "rng_state", "save_checkpoint",
-           "set_rng_state"]
+__all__ = ["BEST", "LAST", "Trained", "check_checkpoint", "load_checkpoint", "load_trained",
+           "load_weights", "rng_state", "save_checkpoint", "set_rng_state"]

@@ -13,6 +13,8 @@ an MLE model: one batch, one update). The engine
   ``patience`` validations without a new best (saving ``best.pt`` at each new best);
 - every ``checkpoint_every`` steps and at the end writes ``checkpoints/last.pt``
   atomically, and ``log_every`` steps a row of means to ``log.csv`` (and TensorBoard);
+- on ``resume``, goes on from the newest usable checkpoint, never replacing a newer
+  file or a log row with an older state (``Session._restore``);
 - stops at the first of: the budget (steps, epochs or minutes of training, counted over
   every session of the run), the end of the trainer's schedule, early stopping.
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import math
 import random
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -46,20 +49,20 @@ from deepsym.training.checkpoint import (
     save_checkpoint,
     set_rng_state,
 )
+from deepsym.training.devices import choose_device
 from deepsym.training.distributed import Context
 from deepsym.training.monitor import Monitor
-from deepsym.training.options import TrainOptions, apply_settings
+from deepsym.training.options import TrainOptions, apply_settings, check_seed
 
 if TYPE_CHECKING:
     import torch
-
-DEVICE_TYPES = ("cpu", "cuda", "mps")
 
 
 @dataclass(frozen=True)
 class Budget:
     """How long to train: ``steps``, ``epochs`` (full passes over the train split) or
-    ``minutes`` of training; with several, the first reached ends the run."""
+    ``minutes`` of training; with several, the first reached ends the run. Each must be
+    positive and finite (``minutes=inf`` would train forever)."""
 
     steps: int | None = None
     epochs: int | None = None
@@ -69,6 +72,8 @@ class Budget:
         for name, value in asdict(self).items():
             if value is not None and not value > 0:
                 raise DeepsymError(f"--{name} must be positive, not {value}")
+            if value is not None and not math.isfinite(value):
+                raise DeepsymError(f"--{name} must be a finite number, not {value}")
 
     @property
     def empty(self) -> bool:
@@ -91,35 +96,6 @@ class RunResult:
     elapsed: float
 
 
-def choose_device(requested: str | None = None, context: Context | None = None
-                  ) -> torch.device:
-    """CUDA when available (the process's own GPU under torchrun), else the CPU;
-    ``requested`` ("cpu", "cuda", "cuda:1", "mps") overrides and must be available."""
-    import torch
-
-    context = context or Context()
-    if requested in (None, "auto"):
-        requested = "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(requested)
-    except RuntimeError:
-        device = None
-    if device is None or device.type not in DEVICE_TYPES:
-        raise DeepsymError(f"unknown device {requested!r}; use cpu, cuda, cuda:N or mps")
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise DeepsymError(f"device {requested!r}: CUDA is not available here (torch "
-                               f"{torch.__version__}); use --device cpu")
-        index = context.local_rank if device.index is None else device.index
-        if index >= torch.cuda.device_count():
-            raise DeepsymError(f"device cuda:{index} does not exist; this machine has "
-                               f"{torch.cuda.device_count()} CUDA device(s)")
-        return torch.device("cuda", index)
-    if device.type == "mps" and not torch.backends.mps.is_available():
-        raise DeepsymError("device 'mps' is not available here; use --device cpu")
-    return device
-
-
 def train(model: str | None, corpus: str | Path | None, out: str | Path, *,
           settings: dict[str, Any] | None = None, budget: Budget | None = None,
           seed: int | None = None, device: str | None = None, resume: bool = False,
@@ -127,10 +103,11 @@ def train(model: str | None, corpus: str | Path | None, out: str | Path, *,
     """Train the registered ``model`` on ``corpus`` into the run folder ``out``.
 
     ``settings``: values for the model's config fields and the training options (see
-    ``TrainOptions``). ``resume``: continue the run in ``out`` from its last checkpoint;
-    ``model``, ``corpus``, ``seed`` and the settings default to the run's, and must match
-    it when given; a ``budget`` replaces the run's. Without ``resume``, ``out`` must be
-    absent or empty. ``progress``: a progress bar on stderr.
+    ``TrainOptions``). ``resume``: continue the run in ``out`` from its newest usable
+    checkpoint (``Session._restore`` says which, sets unusable ones aside and keeps
+    every log row); ``model``, ``corpus``, ``seed`` and the settings default to the
+    run's, and must match it when given; a ``budget`` replaces the run's. Without
+    ``resume``, ``out`` must be absent or empty. ``progress``: a progress bar on stderr.
     """
     session = Session.prepare(model, corpus, Path(out), settings or {}, budget, seed,
                               device, resume, distributed.context_from_env())
@@ -201,6 +178,8 @@ class Session:
     early: EarlyStopping = field(default_factory=EarlyStopping)
     last_loss: float | None = None
     valid_loss: float | None = None
+    resumed_from: Path | None = None
+    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def prepare(cls, model: str | None, corpus_path: str | Path | None, out: Path,
@@ -218,7 +197,7 @@ class Session:
         corpus_path = corpus_path or stored.get("corpus", {}).get("path")
         if corpus_path is None:
             raise DeepsymError("name the corpus to train on: --corpus CORPUS")
-        seed = stored.get("seed", 0) if seed is None else seed
+        seed = check_seed(stored.get("seed", 0) if seed is None else seed)
         if budget is None or budget.empty:
             budget = Budget(**stored["budget"]) if stored else Budget()
         spec = manager().models.get(model)
@@ -227,10 +206,11 @@ class Session:
             spec.config_class(), settings, base=stored.get("config"),
             option_base=stored.get("options"), model=f"model {spec.name!r}")
         corpus = Corpus.open(corpus_path)
+        config = for_corpus(config, corpus)
         representation = trainer_class.representation(
             config, manager().representations.get(spec.representation))
         train_data, collate = trainer_class.dataset(config, corpus, "train", representation,
-                                                    seed)
+                                                    seed, transpose=options.transpose)
         _check_data(train_data, corpus, options, context)
         valid_data = None
         if options.valid_every and len(corpus.split("valid")):
@@ -238,7 +218,7 @@ class Session:
                                                   seed)
         record = {
             "format": rundir.FORMAT, "version": rundir.VERSION, "deepsym": __version__,
-            "model": spec.name, "representation": spec.representation,
+            "model": spec.name, "representation": representation.name,
             "config": to_dict(config), "options": to_dict(options), "seed": seed,
             "processes": context.world_size,
             "corpus": {"path": str(corpus.path.resolve()),
@@ -269,6 +249,8 @@ class Session:
         main = self.context.main
         if main:
             rundir.write_record(self.out, self.record)
+            for note in self.notes:  # what the resume found, before the log's own notes
+                print(note, file=sys.stderr, flush=True)
         monitor = Monitor(self.out if main else None, _columns(phases, trainer),
                           start_step=self.step, total=self.total, progress=progress,
                           tensorboard=tensorboard)
@@ -288,7 +270,8 @@ class Session:
         trainer, options = self.trainer, self.options
         trainer.model.train()
         interval = Interval()
-        saved_at = self.step if self.resume else -1
+        at_last = self.resumed_from is not None and self.resumed_from.name == LAST
+        saved_at = self.step if at_last else -1  # else last.pt is written at the end
         started = time.monotonic() - self.elapsed
         while True:
             self.elapsed = time.monotonic() - started
@@ -416,12 +399,62 @@ class Session:
         return total
 
     def _restore(self, trainer: Trainer) -> None:
-        path = self.out / rundir.CHECKPOINTS / LAST
-        if not self.resume or not path.is_file():
+        """Continue a resumed run from its newest usable checkpoint.
+
+        ``last.pt`` and ``best.pt`` are candidates; one is usable when it loads, is of
+        this run (model, config, options) and fits the trainer. The newest (highest
+        step; ``last.pt`` at a tie) is used and said so. Unusable ones are set aside
+        (renamed ``NAME.unusable``) with a warning, so that nothing newer is replaced
+        by an older state. Unusable checkpoints and no usable one: CheckpointError, and
+        nothing is touched. No checkpoint at all (a run stopped before its first): it
+        starts again at step 0, saying so. Either way ``log.csv`` keeps its rows up to
+        the step resumed at and moves the later ones to ``log-superseded.csv``
+        (``Monitor``): the steps after it are run again, and their old rows are kept.
+        """
+        if not self.resume:
             return
-        state = load_checkpoint(path)
-        check_checkpoint(state, path, self.spec.name, self.record["config"],
-                         self.record["options"])
+        folder = self.out / rundir.CHECKPOINTS
+        candidates, problems = self._candidates(folder)
+        for state, path in candidates:
+            try:
+                self._load(trainer, state, path)
+            except CheckpointError as exc:
+                problems.append((path, str(exc)))
+                continue
+            missing = "" if (folder / LAST).exists() else f" ({LAST} is missing)"
+            self._set_aside(problems)
+            self.notes.append(f"deepsym: note: resuming {self.out} at step {self.step} "
+                              f"from {path.name}{missing}")
+            self.resumed_from = path
+            return
+        if problems:
+            raise CheckpointError(f"cannot resume {self.out}: no usable checkpoint "
+                                  f"({'; '.join(text for _, text in problems)})")
+        self.notes.append(f"deepsym: note: {folder} holds no checkpoint; starting again at "
+                          "step 0")
+
+    def _candidates(self, folder: Path) -> tuple[list[tuple[dict[str, Any], Path]],
+                                                  list[tuple[Path, str]]]:
+        """The checkpoints of this run in ``folder``, newest first, and the problem of
+        each other one there."""
+        found, problems = [], []
+        for name in (LAST, BEST):
+            path = folder / name
+            if not (path.exists() or path.is_symlink()):
+                continue
+            try:
+                state = load_checkpoint(path)
+                check_checkpoint(state, path, self.spec.name, self.record["config"],
+                                 self.record["options"])
+            except CheckpointError as exc:
+                problems.append((path, str(exc)))
+                continue
+            found.append((state, path))
+        found.sort(key=lambda item: -int(item[0]["step"]))  # stable: last.pt first at a tie
+        return found, problems
+
+    def _load(self, trainer: Trainer, state: dict[str, Any], path: Path) -> None:
+        """The session's state from a checkpoint of this run."""
         try:
             trainer.load_state_dict(state["trainer"])
         except (RuntimeError, KeyError, ValueError) as exc:  # e.g. the model code changed
@@ -434,6 +467,14 @@ class Session:
         self.early = EarlyStopping(**state["early_stopping"])
         self.elapsed = float(state["elapsed"])
 
+    def _set_aside(self, problems: list[tuple[Path, str]]) -> None:
+        """Rename the unusable checkpoints (main process), with a warning for each."""
+        if not self.context.main:
+            return
+        for path, text in problems:
+            aside = rundir.set_aside(path)
+            self.notes.append(f"deepsym: warning: {text}; set aside as {aside.name}")
+
     def _save(self, name: str) -> None:
         if not self.context.main:
             return
@@ -443,6 +484,13 @@ class Session:
             "rng": rng_state(), "step": self.step, "epoch": self.stream.epoch,
             "batch": self.stream.index, "early_stopping": asdict(self.early),
             "elapsed": self.elapsed, "seed": self.seed})
+
+
+def for_corpus(config: Any, corpus: Corpus) -> Any:
+    """The config with what it leaves to the data measured on ``corpus``: its
+    ``for_corpus(corpus)`` when it has one (see ``deepsym.modeling``), else itself."""
+    measure = getattr(config, "for_corpus", None)
+    return config if measure is None else measure(corpus)
 
 
 def _stored_run(out: Path) -> dict[str, Any]:

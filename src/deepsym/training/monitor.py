@@ -1,6 +1,7 @@
 """Where a training run reports: a CSV log (always), TensorBoard (when installed), a
 progress bar with loss and throughput (tqdm when installed, else a line every few
-seconds) and one-line notes on stderr. Only the main process reports."""
+seconds) and one-line notes on stderr. Only the main process reports. A log that cannot
+be written (a full disk) is a DeepsymError naming it."""
 from __future__ import annotations
 
 import csv
@@ -12,14 +13,20 @@ from pathlib import Path
 from typing import Any
 
 from deepsym.fileio import write_atomic
+from deepsym.training.rundir import writing
 
 PLAIN_EVERY = 5.0  # seconds between progress lines without tqdm
+SUPERSEDED = "log-superseded.csv"
 
 
 class Monitor:
-    """Rows of ``columns`` into ``folder/log.csv`` (rows after ``start_step`` from an
-    interrupted session are dropped), and into ``folder/tensorboard`` if ``tensorboard``.
-    With ``folder=None`` (not the main process) everything is silent."""
+    """Rows of ``columns`` into ``folder/log.csv``, and into ``folder/tensorboard`` if
+    ``tensorboard``. With ``folder=None`` (not the main process) everything is silent.
+
+    A session that starts at ``start_step`` keeps the log's rows up to it; rows after it
+    (of steps this session runs again: an interrupted session's steps after its last
+    checkpoint, or those after an older checkpoint a resume went back to) are moved to
+    ``folder/log-superseded.csv``, appended to what it holds, never dropped."""
 
     def __init__(self, folder: Path | None, columns: list[str], *, start_step: int,
                  total: int | None, progress: bool, tensorboard: bool) -> None:
@@ -31,7 +38,9 @@ class Monitor:
         self._plain = False
         if folder is None:
             return
-        self._file = _open_log(folder / "log.csv", columns, start_step)
+        self._path = folder / "log.csv"
+        with writing(self._path):
+            self._file, moved = _open_log(self._path, columns, start_step)
         self._writer = csv.DictWriter(self._file, columns, extrasaction="ignore",
                                       lineterminator="\n")
         if tensorboard:
@@ -39,6 +48,9 @@ class Monitor:
         if progress:
             self._bar = _tqdm(total, start_step)
             self._plain = self._bar is None
+        if moved:
+            self.note(f"deepsym: note: {moved} log rows after step {start_step} moved to "
+                      f"{SUPERSEDED}")
 
     @property
     def active(self) -> bool:
@@ -67,8 +79,9 @@ class Monitor:
         """One log row (CSV, TensorBoard) and the bar's loss and throughput."""
         if not self.active:
             return
-        self._writer.writerow({k: _cell(v) for k, v in values.items()})
-        self._file.flush()
+        with writing(self._path):
+            self._writer.writerow({k: _cell(v) for k, v in values.items()})
+            self._file.flush()
         step = values["step"]
         numbers = {k: v for k, v in values.items() if k != "step"
                    and isinstance(v, int | float) and math.isfinite(v)}
@@ -81,10 +94,14 @@ class Monitor:
             self._bar.set_postfix(self._postfix, refresh=False)
 
     def close(self) -> None:
-        for thing in (self._bar, self._board, self._file):
+        bar, board, file = self._bar, self._board, self._file
+        self._file = self._writer = self._board = self._bar = None
+        for thing in (bar, board):
             if thing is not None:
                 thing.close()
-        self._file = self._writer = self._board = self._bar = None
+        if file is not None:
+            with writing(self._path):  # the last rows reach the disk now
+                file.close()
 
     def _open_board(self, folder: Path, start_step: int) -> Any:
         try:
@@ -96,20 +113,39 @@ class Monitor:
         return SummaryWriter(str(folder), purge_step=start_step + 1)
 
 
-def _open_log(path: Path, columns: list[str], start_step: int) -> io.TextIOWrapper:
-    """``path`` opened for appending rows, keeping only rows up to ``start_step`` of an
-    earlier session (rewritten atomically) and with the header ``columns``."""
+def _open_log(path: Path, columns: list[str], start_step: int
+              ) -> tuple[io.TextIOWrapper, int]:
+    """``path`` opened for appending rows, with the header ``columns`` and the rows up to
+    ``start_step`` of earlier sessions, and how many later rows were moved to
+    ``log-superseded.csv`` (written first: a failure in between leaves a row twice, never
+    none). Both files are replaced atomically."""
     kept: list[dict[str, str]] = []
-    if path.is_file() and start_step > 0:
-        with path.open(newline="", encoding="utf-8") as f:
-            kept = [r for r in csv.DictReader(f) if r.get("step", "").isdigit()
-                    and int(r["step"]) <= start_step]
+    moved: list[dict[str, str]] = []
+    for row in _rows(path):
+        step = row.get("step") or ""
+        (kept if step.isdigit() and int(step) <= start_step else moved).append(row)
+    if moved:
+        superseded = path.with_name(SUPERSEDED)
+        with writing(superseded):
+            write_atomic(superseded, _csv(columns, _rows(superseded) + moved))
+    write_atomic(path, _csv(columns, kept))
+    return path.open("a", newline="", encoding="utf-8"), len(moved)
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV log (none when there is no such file)."""
+    if not path.is_file():
+        return []
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def _csv(columns: list[str], rows: list[dict[str, str]]) -> bytes:
     text = io.StringIO()
     writer = csv.DictWriter(text, columns, extrasaction="ignore", lineterminator="\n")
     writer.writeheader()
-    writer.writerows(kept)
-    write_atomic(path, text.getvalue().encode())
-    return path.open("a", newline="", encoding="utf-8")
+    writer.writerows(rows)
+    return text.getvalue().encode()
 
 
 def _cell(value: Any) -> Any:

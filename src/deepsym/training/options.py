@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULES = ("constant", "cosine", "linear")
+SEEDS = 2**64  # seeds are 0 .. 2**64 - 1: torch's generators take 64 bits, numpy's no sign
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,9 @@ class TrainOptions:
     precision (float16 with a gradient scaler) when training on CUDA.
     ``bad_step_limit`` consecutive updates with a non-finite loss or gradient stop the
     run with an error (each one is skipped with a warning). ``num_workers``: data
-    loading processes.
+    loading processes. ``transpose``: ``(low, high)`` semitones; each training piece is
+    transposed by a shift drawn from that range (augmentation; its condition vector is
+    computed after the shift), ``(0, 0)`` for none.
     """
 
     optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
@@ -65,6 +68,7 @@ class TrainOptions:
     amp: bool = True
     bad_step_limit: int = 10
     num_workers: int = 0
+    transpose: tuple[int, int] = (0, 0)
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "checkpoint_every", "log_every", "bad_step_limit",
@@ -81,11 +85,23 @@ class TrainOptions:
             raise ValueError(f"learning_rate must be > 0, not {self.learning_rate}")
         if not 0 <= self.final_lr_ratio <= 1:
             raise ValueError(f"final_lr_ratio must be in [0, 1], not {self.final_lr_ratio}")
+        if not self.transpose[0] <= self.transpose[1]:
+            raise ValueError(f"transpose must be [low, high] with low <= high, not "
+                             f"{list(self.transpose)}")
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise ValueError(f"grad_clip must be > 0 or None, not {self.grad_clip}")
 
 
 OPTION_FIELDS = tuple(f.name for f in dataclasses.fields(TrainOptions))
+
+
+def check_seed(seed: int) -> int:
+    """``seed``, or a DeepsymError unless it is a whole number from 0 to 2**64 - 1 (the
+    seeds every generator that training and sampling use accepts)."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < SEEDS:
+        raise DeepsymError(f"--seed must be a whole number from 0 to {SEEDS - 1}, not "
+                           f"{seed!r}")
+    return seed
 
 
 def options_for(config: Any, overrides: Mapping[str, Any] | None = None) -> TrainOptions:
@@ -225,6 +241,6 @@ def build_scheduler(optimizer: torch.optim.Optimizer, options: TrainOptions,
     return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: factor(step))
 
 
-__all__ = ["OPTIMIZERS", "OPTION_FIELDS", "SCHEDULES", "LearningRateFactor", "TrainOptions",
-           "apply_settings", "build_optimizer", "build_scheduler", "describe_fields",
-           "options_for", "parse_settings"]
+__all__ = ["OPTIMIZERS", "OPTION_FIELDS", "SCHEDULES", "SEEDS", "LearningRateFactor",
+           "TrainOptions", "apply_settings", "build_optimizer", "build_scheduler",
+           "check_seed", "describe_fields", "options_for", "parse_settings"]

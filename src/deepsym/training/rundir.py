@@ -7,17 +7,23 @@ Layout of ``RUN/``::
     checkpoints/last.pt  the latest checkpoint (every ``checkpoint_every`` steps, at the end)
     checkpoints/best.pt  the checkpoint of the lowest validation loss so far
     log.csv              one row of means every ``log_every`` steps (and at validations)
+    log-superseded.csv   rows of steps that a resumed session went back over (see
+                         ``deepsym.training.monitor``); absent until a resume does
     tensorboard/         the same scalars for TensorBoard, when it is installed
 
 A new run refuses a folder that holds anything but nothing: another run (named with
 what differs), the same run (use ``--resume``) or other files. Resuming refuses a run
 whose settings or corpus differ from the ones given. Nothing is written before these
-checks pass; ``config.json`` is replaced atomically.
+checks pass; ``config.json`` is replaced atomically. A file that cannot be written (a
+read-only folder, a full disk) is a DeepsymError naming it (``writing``); a checkpoint a
+resume cannot use is renamed, never deleted (``set_aside``).
 """
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -107,8 +113,34 @@ def check_resume(out: Path, record: dict[str, Any]) -> dict[str, Any]:
 
 def write_record(out: Path, record: dict[str, Any]) -> None:
     """Create ``out`` (and its checkpoints folder) and write ``config.json`` atomically."""
-    (out / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
-    write_atomic(out / CONFIG, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+    with writing(out):
+        (out / CHECKPOINTS).mkdir(parents=True, exist_ok=True)
+    with writing(out / CONFIG):
+        write_atomic(out / CONFIG,
+                     (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
+
+
+@contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """An OSError inside (a read-only folder, a full disk) becomes a DeepsymError that
+    names ``path`` and the reason, in one line."""
+    try:
+        yield
+    except OSError as exc:
+        raise DeepsymError(f"{path}: cannot write: {exc.strerror or exc}") from None
+
+
+def set_aside(path: Path) -> Path:
+    """Rename ``path`` (a file or folder a resume cannot use) to the first free name of
+    ``NAME.unusable``, ``NAME.unusable-2``, ... beside it, and return the new path."""
+    aside = path.with_name(f"{path.name}.unusable")
+    number = 1
+    while aside.exists() or aside.is_symlink():
+        number += 1
+        aside = path.with_name(f"{path.name}.unusable-{number}")
+    with writing(path):
+        path.rename(aside)
+    return aside
 
 
 def _listed(found: list[str], most: int = 4) -> str:
@@ -117,4 +149,5 @@ def _listed(found: list[str], most: int = 4) -> str:
 
 
 __all__ = ["CHECKPOINTS", "CONFIG", "IDENTITY", "LOG", "TENSORBOARD", "check_new",
-           "check_resume", "corpus_identity", "differences", "read_record", "write_record"]
+           "check_resume", "corpus_identity", "differences", "read_record", "set_aside",
+           "write_record", "writing"]
