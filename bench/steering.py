@@ -56,7 +56,7 @@ from deepsym.demo import (
 )
 from deepsym.evaluation import evaluate, held_out_loss
 from deepsym.fileio import write_atomic
-from deepsym.metrics.summary import METRICS
+from deepsym.metrics.summary import registered_metrics
 from deepsym.midi import write_midi
 from deepsym.representations.base import CONDITIONS
 from deepsym.sampling import Controls, Sampler, load_sampler
@@ -146,7 +146,8 @@ def draw(sampler: Sampler, requests: Sequence[dict[str, np.ndarray]], seconds: f
 
 
 def metric_means(scores: Sequence[Score]) -> dict[str, float]:
-    return {name: float(np.nanmean([METRICS[name](s) for s in scores]))
+    functions = {metric.name: metric.function for metric in registered_metrics()}
+    return {name: float(np.nanmean([functions[name](s) for s in scores]))
             for name in METRIC_NAMES}
 
 

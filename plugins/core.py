@@ -1,43 +1,34 @@
-"""The core plugin: deepsym's own metrics, registered like any plugin's."""
+"""The core plugin: deepsym's own metrics, registered like any plugin's.
+
+The order of registration is the order ``deepsym metrics --json`` and ``deepsym
+evaluate`` list them in; other plugins' metrics follow.
+"""
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable
+from functools import partial
 
 from deepsym.hookspecs import Register, hookimpl
+from deepsym.metrics import pitch, rhythm, tonal
+from deepsym.score import Score
 
-SCORE_PARAMETERS = ("music", "score")
-NUMBERS = ("float", "int", float, int)
+
+def notes(score: Score) -> int:
+    """The number of notes of the score, drums included."""
+    return score.n_notes
 
 
 @hookimpl
 def register_metrics(register: Register) -> None:
-    for name, function in _metric_functions().items():
-        register(function, name)
-
-
-def _metric_functions() -> dict[str, Callable[..., float]]:
-    """``deepsym.metrics.METRICS`` if it exists, else the functions in its ``__all__``
-    that take a score first, have defaults for everything else and return a number."""
-    try:
-        import deepsym.metrics as metrics
-    except ModuleNotFoundError as exc:
-        if exc.name != "deepsym.metrics":
-            raise
-        return {}
-    if hasattr(metrics, "METRICS"):
-        return dict(metrics.METRICS)
-    found = {}
-    for name in getattr(metrics, "__all__", ()):
-        function = getattr(metrics, name)
-        if inspect.isfunction(function) and _takes_only_a_score(function):
-            found[name] = function
-    return found
-
-
-def _takes_only_a_score(function: Callable[..., object]) -> bool:
-    signature = inspect.signature(function)
-    parameters = list(signature.parameters.values())
-    return (bool(parameters) and parameters[0].name in SCORE_PARAMETERS
-            and all(p.default is not inspect.Parameter.empty for p in parameters[1:])
-            and signature.return_annotation in NUMBERS)
+    """deepsym's metrics with their default parameters (repetitions for runs of 2, 3 and
+    4 pitches)."""
+    register(notes)
+    for function in (pitch.pitch_range, pitch.n_pitches_used, pitch.n_pitch_classes_used,
+                     pitch.pitch_entropy, pitch.pitch_class_entropy, pitch.scale_consistency):
+        register(function)
+    for length in (2, 3, 4):
+        register(partial(pitch.repetitions, length=length), f"repetitions_{length}")
+    for function in (rhythm.polyphony, rhythm.polyphony_rate, rhythm.onset_polyphony,
+                     rhythm.empty_beat_rate, rhythm.empty_measure_rate,
+                     rhythm.groove_consistency, rhythm.qualified_note_rate,
+                     tonal.tonal_distance):
+        register(function)

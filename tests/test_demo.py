@@ -162,8 +162,9 @@ def test_torch_gets_the_idle_cores(monkeypatch):
     assert idle_cores() == 1
 
 
-def test_bad_options_are_refused(tmp_path, capsys):
+@pytest.mark.parametrize("minutes", ["0", "-1", "inf", "nan"])
+def test_bad_options_are_refused_before_any_work(tmp_path, capsys, minutes):
     with pytest.raises(SystemExit):
-        main(["demo", "--minutes", "0", "--out", str(tmp_path / "x")])
-    assert "must be positive" in capsys.readouterr().err
+        main(["demo", "--minutes", minutes, "--out", str(tmp_path / "x")])
+    assert f"must be a positive, finite number, not {minutes}" in capsys.readouterr().err
     assert not os.path.exists(tmp_path / "x")

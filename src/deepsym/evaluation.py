@@ -1,11 +1,12 @@
 """How good and how original a generated set is, next to a corpus.
 
-:func:`evaluate` measures every metric of :data:`deepsym.metrics.summary.METRICS` on
-the generated pieces and on the corpus's held-out split (its test split, or its valid
-split when the test split is empty), as mean ± standard deviation over the pieces, and
-checks each generated piece for plagiarism against the corpus's train split (the
-``top`` matches: longest copied run first, then LCS ratio; see
-:mod:`deepsym.metrics.originality`). :func:`markdown` turns the result into a report.
+:func:`evaluate` measures every registered metric, deepsym's and other plugins' (see
+:func:`deepsym.metrics.summary.registered_metrics`), on the generated pieces and on the
+corpus's held-out split (its test split, or its valid split when the test split is
+empty), as mean ± standard deviation over the pieces, and checks each generated piece
+for plagiarism against the corpus's train split (the ``top`` matches: longest copied run
+first, then LCS ratio; see :mod:`deepsym.metrics.originality`). :func:`markdown` turns
+the result into a report.
 
 :func:`held_out_loss` measures a trained model instead: its loss per step on the
 held-out pieces, whole (cross-entropy per token, in nats, for the token models), beside
@@ -25,7 +26,7 @@ from deepsym.data import Corpus, find_midi_files
 from deepsym.errors import CorpusError, DeepsymError
 from deepsym.fileio import write_atomic
 from deepsym.metrics.originality import PlagiarismReport, Span, note_sequence, plagiarism
-from deepsym.metrics.summary import METRICS, aggregate, summarize
+from deepsym.metrics.summary import aggregate, summarize
 from deepsym.midi import read_midi
 
 #: (mean, standard deviation, pieces where defined) per metric.
@@ -45,6 +46,8 @@ class Evaluation:
     train_pieces: int
     plagiarism: list[PlagiarismReport]  # one per generated piece, in ``pieces`` order
     skipped: list[tuple[str, str]]   # generated files that could not be read: path, reason
+    #: metrics that raised or gave no number on some piece (NaN there): name -> why
+    metric_failures: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def evaluate(generated: str | os.PathLike | Iterable[str | os.PathLike],
@@ -54,7 +57,8 @@ def evaluate(generated: str | os.PathLike | Iterable[str | os.PathLike],
     against ``corpus`` (a corpus folder built by ``deepsym corpus build``, or an open
     :class:`Corpus`). A generated file that cannot be read is skipped and listed; none
     readable, a corpus without held-out or train pieces, or ``top`` < 1 raise
-    :class:`DeepsymError`.
+    :class:`DeepsymError`. A metric that fails on a piece is NaN there and listed in
+    ``metric_failures``.
     """
     if top < 1:
         raise DeepsymError(f"top must be at least 1, not {top}")
@@ -80,9 +84,11 @@ def evaluate(generated: str | os.PathLike | Iterable[str | os.PathLike],
     sequences = {corpus.pieces[i].path: note_sequence(corpus.score(i)) for i in train}
     reports = [dataclasses.replace(plagiarism(score, sequences, top=top, workers=workers),
                                    generated=name) for name, score in scores.items()]
-    return Evaluation(str(corpus.path), split, aggregate(map(summarize, scores.values())),
-                      aggregate(summarize(corpus.score(i)) for i in held_out), list(scores),
-                      len(held_out), len(train), reports, skipped)
+    failures: dict[str, str] = {}
+    measured = aggregate(summarize(score, failures) for score in scores.values())
+    reference = aggregate(summarize(corpus.score(i), failures) for i in held_out)
+    return Evaluation(str(corpus.path), split, measured, reference, list(scores),
+                      len(held_out), len(train), reports, skipped, failures)
 
 
 def _held_out(corpus: Corpus) -> tuple[str, Sequence[int]]:
@@ -158,9 +164,10 @@ def held_out_loss(run: str | os.PathLike, corpus: str | os.PathLike | Corpus,
 # -- the report ----------------------------------------------------------------------------
 
 def metric_rows(evaluation: Evaluation) -> list[tuple[str, str, str]]:
-    """(metric, generated "mean ± std", held-out "mean ± std") for every metric."""
-    return [(name, _stat(evaluation.generated[name]), _stat(evaluation.held_out[name]))
-            for name in METRICS]
+    """(metric, generated "mean ± std", held-out "mean ± std") for every metric measured,
+    in the registry's order."""
+    return [(name, _stat(stats), _stat(evaluation.held_out[name]))
+            for name, stats in evaluation.generated.items()]
 
 
 def markdown(evaluation: Evaluation, *, title: str = "Evaluation", intro: str = "",
@@ -200,6 +207,10 @@ def markdown(evaluation: Evaluation, *, title: str = "Evaluation", intro: str = 
                   f"{m.run_notes} | {m.run_seconds:.1f} | {_span(m.generated_span)} | "
                   f"{_span(m.training_span)} |" for k, m in enumerate(report.matches, 1)]
         lines.append("")
+    if evaluation.metric_failures:
+        lines += ["## Failed metrics", "", "Left out of the mean for the pieces they failed "
+                  "on (- where they failed on all).", ""]
+        lines += [f"- {problem}" for problem in evaluation.metric_failures.values()] + [""]
     if evaluation.skipped:
         lines += ["## Skipped", ""] + [f"- `{path}`: {reason}"
                                        for path, reason in evaluation.skipped] + [""]

@@ -78,6 +78,10 @@ class Registry(Generic[T]):
     def names(self, plugin: str | None = None) -> list[str]:
         return sorted(n for n, (_, p) in self._entries.items() if plugin in (None, p))
 
+    def entries(self) -> list[tuple[str, T, str]]:
+        """``(name, thing, plugin)`` of every entry, in the order they were registered."""
+        return [(name, thing, plugin) for name, (thing, plugin) in self._entries.items()]
+
     def discard_plugin(self, plugin: str) -> None:
         for name in self.names(plugin):
             del self._entries[name]

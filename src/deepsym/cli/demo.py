@@ -4,6 +4,7 @@ asked and came out as, and an evaluation."""
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from deepsym.demo import CONDITIONS, DEFAULT_MINUTES, DEFAULT_SECONDS, MODEL
@@ -60,9 +61,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _positive_float(text: str) -> float:
+    """A positive, finite number (``inf`` minutes would train forever)."""
     value = float(text)
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"must be a positive, finite number, not {text}")
     return value
 
 

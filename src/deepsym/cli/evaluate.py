@@ -55,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate(args.generated, args.corpus, top=args.top, workers=args.workers)
     for path, reason in result.skipped:
         print(f"deepsym: warning: skipped {path}: {reason}", file=sys.stderr)
+    for problem in result.metric_failures.values():
+        print(f"deepsym: warning: {problem}", file=sys.stderr)
     print("\n".join(text(result)))
     if args.report:
         print(f"\nreport: {write_report(result, args.report)}")

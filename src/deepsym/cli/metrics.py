@@ -1,4 +1,5 @@
-"""``deepsym metrics FILE_OR_DIR...``: musical metrics, one row a file or a folder's mean ± std."""
+"""``deepsym metrics FILE_OR_DIR...``: the registered metrics, one row a file or a folder's
+mean ± std."""
 from __future__ import annotations
 
 import argparse
@@ -10,13 +11,14 @@ from pathlib import Path
 
 from deepsym.data.scan import find_midi_files
 from deepsym.errors import DeepsymError
-from deepsym.metrics.summary import METRICS, aggregate, summarize
+from deepsym.metrics.summary import aggregate, registered_metrics, summarize
 from deepsym.midi import read_midi
 
 #: A table row: a file and its metrics, or a folder, its (mean, std, count)s and file count.
 Row = tuple[str, dict, int | None]
 
-#: The table's columns: metric name, header, digits after the point.
+#: How the table shows deepsym's own metrics (name, header, digits after the point); the
+#: rest of them are in --json only. Every other plugin's metric gets a column of its own.
 COLUMNS = (
     ("notes", "notes", 0),
     ("pitch_range", "range", 0),
@@ -51,6 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     rows: list[Row] = []
     failed = False
+    failures: dict[str, str] = {}
     for path in args.paths:
         if path.is_dir():
             try:
@@ -59,28 +62,31 @@ def run(args: argparse.Namespace) -> int:
                 _error(str(exc))
                 failed = True
                 continue
-            summaries = [s for s in map(_measure, files) if s is not None]
+            summaries = [s for s in (_measure(f, failures) for f in files) if s is not None]
             failed |= len(summaries) < len(files)
             rows.append((str(path), aggregate(summaries), len(summaries)))
         else:
-            summary = _measure(path)
+            summary = _measure(path, failures)
             failed |= summary is None
             if summary is not None:
                 rows.append((str(path), summary, None))
+    for problem in failures.values():
+        print(f"deepsym: warning: {problem}", file=sys.stderr, flush=True)
     if rows:
         print(_json(rows) if args.json else _table(rows), flush=True)
     return 1 if failed else 0
 
 
-def _measure(path: Path) -> dict[str, float] | None:
-    """The metrics of one file; None (after one error line) if it cannot be read."""
+def _measure(path: Path, failures: dict[str, str]) -> dict[str, float] | None:
+    """The metrics of one file (a metric's failure recorded in ``failures``); None (after
+    one error line) if it cannot be read."""
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             score = read_midi(path)
         for w in caught:
             print(f"deepsym: warning: {w.message}", file=sys.stderr, flush=True)
-        return summarize(score)
+        return summarize(score, failures)
     except DeepsymError as exc:
         _error(str(exc))
         return None
@@ -97,10 +103,20 @@ def _cell(value: float | tuple[float, float, int], digits: int) -> str:
     return "-" if math.isnan(value) else f"{value:.{digits}f}"
 
 
+def _columns() -> list[tuple[str, str, int]]:
+    """The table's columns: :data:`COLUMNS` of the registered metrics, then every metric
+    of a plugin not deepsym's own, headed by its name, with 3 digits."""
+    metrics = registered_metrics()
+    names = {metric.name for metric in metrics}
+    return [column for column in COLUMNS if column[0] in names] + \
+        [(metric.name, metric.name, 3) for metric in metrics if not metric.builtin]
+
+
 def _table(rows: list[Row]) -> str:
-    header = ["file"] + [title for _, title, _ in COLUMNS]
+    columns = _columns()
+    header = ["file"] + [title for _, title, _ in columns]
     body = [[name if files is None else f"{name} ({files} files, mean±std)"]
-            + [_cell(values[key], digits) for key, _, digits in COLUMNS]
+            + [_cell(values[key], digits) for key, _, digits in columns]
             for name, values, files in rows]
     widths = [max(len(r[c]) for r in [header, *body]) for c in range(len(header))]
     return "\n".join(
@@ -116,7 +132,7 @@ def _json(rows: list[Row]) -> str:
     out: list[dict] = []
     for name, values, files in rows:
         if files is None:
-            out.append({"file": name, "metrics": {k: clean(values[k]) for k in METRICS}})
+            out.append({"file": name, "metrics": {k: clean(v) for k, v in values.items()}})
         else:
             out.append({"folder": name, "files": files,
                         "mean": {k: clean(v[0]) for k, v in values.items()},
