@@ -92,7 +92,7 @@ def summary(result: RunResult) -> str:
     if result.train_loss is not None:
         parts.append(f"loss {result.train_loss:.4f}")
     if result.valid_loss is not None:
-        parts.append(f"validation loss {result.valid_loss:.4f} (best "
+        parts.append(f"validation {result.valid_name} {result.valid_loss:.4f} (best "
                      f"{result.best_valid_loss:.4f})")
     return "; ".join(parts) + f"\nrun folder: {result.out}"
 

@@ -1,12 +1,15 @@
 """The Sampler interface: generation apart from the model, steerable while it runs.
 
-A Sampler wraps a trained model and the representation it was trained on. ``stream``
-yields the piece one representation step at a time (a token, a piano-roll frame, a
-bar), reading ``self.controls`` afresh at every step, so a caller (an interactive
-front end, a test) can change the temperature or the conditions mid-piece. ``generate``
-draws a batch of pieces side by side; ``sample`` and ``sample_seconds`` collect whole
-pieces and decode them into Scores; ``pieces`` yields any number of them a batch at a
-time, so that memory does not grow with the number.
+A Sampler wraps a trained model and the representation it was trained on. ``chunks``
+draws a batch of pieces side by side, as much at a time as one draw of the model makes
+(a token, a piano-roll frame, a bar, a whole piece), reading ``self.controls`` afresh at
+every draw, so a caller (an interactive front end, a test) can change the temperature
+or the conditions mid-piece; ``stream`` and ``generate`` give the same one
+representation step at a time, lazily. ``sample`` and ``sample_seconds`` collect whole
+pieces and decode them into Scores (in seconds: each piece stops when it is long
+enough, and a model that stops advancing time is cut at ``Sampler.step_cap``);
+``pieces`` yields any number of them a batch at a time, so that memory does not grow
+with the number.
 
 ``IncrementalSampler`` serves every model that keeps a running state (RNNs): each new
 step costs one model step, never a recomputation of the prefix. torch is imported
@@ -32,6 +35,12 @@ if TYPE_CHECKING:
     import torch
 
 BATCH = 64  # pieces drawn side by side by ``pieces``: a full step for the model, little memory
+# The step cap of a piece in seconds (``Sampler.step_cap``): the finest built-in grid is
+# events' 10 ms (100 steps a second); 200 leaves room for a dense piece's note tokens
+# (20 notes a second take about 60 on, off and velocity tokens) and is far below what a
+# stalled model would run to otherwise. MIN_STEPS keeps very short pieces drawable.
+STEPS_PER_SECOND = 200
+MIN_STEPS = 256
 
 
 @dataclass
@@ -54,32 +63,62 @@ class Controls:
     max_polyphony: int | None = None
 
 
-class Sampler(ABC):
-    """Base class of every sampler; subclasses implement ``stream`` (and may override
-    ``generate`` to draw a batch at once)."""
+class Sampler:
+    """Base class of every sampler. A subclass implements one of two methods:
+
+    - ``stream(steps, primer)``: one piece, one representation step (a token, a frame)
+      at a time; ``n`` pieces are then drawn as ``n`` streams in lockstep;
+    - ``chunks(n, steps, primer)``: ``n`` pieces side by side, as many steps at a time as
+      one draw of the model makes (a bar, a whole piece), so that a model that makes a
+      bar at once is never driven step by step.
+
+    Everything else (``generate``, ``sample``, ``sample_seconds``, ``pieces``) is built on
+    ``chunks`` and is lazy: a consumer holds the first steps after the first draws.
+    """
 
     def __init__(self, model: torch.nn.Module, representation: Representation,
                  controls: Controls | None = None, *, seed: int = 0,
                  device: str = "cpu") -> None:
         import torch
 
+        if type(self).stream is Sampler.stream and type(self).chunks is Sampler.chunks:
+            raise TypeError(f"{type(self).__name__} must implement stream or chunks")
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.representation = representation
         self.controls = controls if controls is not None else Controls()
         self.rng = torch.Generator(device=self.device).manual_seed(check_seed(seed))
 
-    @abstractmethod
     def stream(self, steps: int, primer: Score | None = None) -> Iterator[Any]:
         """Yield ``steps`` new events (representation steps), continuing ``primer``."""
+        yield from (events[0] for events in self.generate(1, steps, primer))
+
+    def chunks(self, n: int, steps: int, primer: Score | None = None
+               ) -> Iterator[np.ndarray]:
+        """Yield arrays of shape ``(n, k, *event shape)``, ``k >= 1``: the next ``k`` new
+        events of ``n`` pieces side by side, until at least ``steps`` are drawn (the last
+        chunk may run past them; ``generate`` cuts it). Here: ``n`` streams in lockstep,
+        one event at a time."""
+        streams = [self.stream(steps, primer) for _ in range(n)]
+        for events in zip(*streams, strict=True):
+            yield np.stack([np.asarray(event) for event in events])[:, None]
 
     def generate(self, n: int, steps: int, primer: Score | None = None
                  ) -> Iterator[np.ndarray]:
         """Yield ``steps`` arrays of shape ``(n, *event shape)``: step ``i`` of ``n``
-        pieces (here one stream after the other, then step by step)."""
-        pieces = [list(self.stream(steps, primer)) for _ in range(n)]
-        for i in range(steps):
-            yield np.stack([np.asarray(piece[i]) for piece in pieces])
+        pieces, each as soon as its chunk is drawn."""
+        _check_count(n)
+        left = steps
+        chunks = self.chunks(n, steps, primer)
+        try:
+            for chunk in chunks:
+                for i in range(min(left, chunk.shape[1])):
+                    yield chunk[:, i]
+                left -= min(left, chunk.shape[1])
+                if not left:
+                    return
+        finally:
+            chunks.close()
 
     def sample(self, n: int, steps: int, primer: Score | None = None, *,
                with_primer: bool = False) -> list[Score]:
@@ -107,24 +146,54 @@ class Sampler(ABC):
             while drawn:
                 yield drawn.pop()
 
+    def step_cap(self, seconds: float) -> int:
+        """The most new events drawn for a piece of ``seconds``, so that a model that
+        stops advancing time ends: ``STEPS_PER_SECOND`` per second, at least
+        ``MIN_STEPS``. A sampler whose representation has a coarser grid may say less."""
+        return max(MIN_STEPS, math.ceil(seconds * STEPS_PER_SECOND))
+
     def sample_seconds(self, n: int, seconds: float, primer: Score | None = None, *,
-                       with_primer: bool = False, max_steps: int = 100_000,
+                       with_primer: bool = False, max_steps: int | None = None,
                        check_every: int = 64) -> list[Score]:
-        """``n`` pieces of ``seconds`` each (cut there): steps are drawn until every
-        decoded piece lasts ``seconds`` (checked every ``check_every`` steps) or
-        ``max_steps`` are drawn, whichever comes first."""
+        """``n`` pieces of ``seconds`` each (cut there). Each piece is decoded every
+        ``check_every`` new events (and at the end of each chunk past that) until it
+        lasts ``seconds``; from then on its later events are dropped, and drawing stops
+        when every piece is done or after ``max_steps`` events (default ``step_cap``); a
+        piece whose model stopped advancing time is then shorter than ``seconds``."""
         if not seconds > 0:
             raise DeepsymError(f"a length in seconds must be positive, not {seconds}")
-        drawn: list[np.ndarray] = []
-        scores: list[Score] = []
-        for event in self.generate(n, max_steps, primer):
-            drawn.append(event)
-            if len(drawn) % check_every == 0 or len(drawn) == max_steps:
-                events = self._full(_stacked(iter(drawn), n), primer, with_primer)
-                scores = [self.representation.decode(row) for row in events]
-                if min(s.duration_seconds for s in scores) >= seconds:
+        cap = self.step_cap(seconds) if max_steps is None else max_steps
+        _check_count(n)
+        rows: list[list[np.ndarray]] = [[] for _ in range(n)]
+        done: dict[int, Score] = {}
+        drawn = checked = 0
+        chunks = self.chunks(n, cap, primer)
+        try:
+            for chunk in chunks:
+                chunk = chunk[:, :cap - drawn]
+                drawn += chunk.shape[1]
+                for i in _open(n, done):
+                    rows[i].append(chunk[i])
+                if drawn - checked < check_every and drawn < cap:
+                    continue
+                checked = drawn
+                for i in _open(n, done):
+                    score = self._decoded(rows[i], primer, with_primer)
+                    if score.duration_seconds >= seconds:
+                        done[i], rows[i] = score, []
+                if len(done) == n or drawn >= cap:
                     break
-        return [score.slice_seconds(0, seconds) for score in scores]
+        finally:
+            chunks.close()
+        for i in _open(n, done):
+            done[i] = self._decoded(rows[i], primer, with_primer)
+        return [done[i].slice_seconds(0, seconds) for i in range(n)]
+
+    def _decoded(self, parts: list[np.ndarray], primer: Score | None,
+                 with_primer: bool) -> Score:
+        """One piece from its chunks ``(k, *event shape)``, the primer first if asked."""
+        events = np.concatenate(parts)[None] if parts else np.empty((1, 0), np.int64)
+        return self.representation.decode(self._full(events, primer, with_primer)[0])
 
     def primer_events(self, primer: Score | None) -> np.ndarray | None:
         """The primer encoded by the representation (None without a primer)."""
@@ -138,7 +207,7 @@ class Sampler(ABC):
         return np.concatenate([prefix, events], axis=1)
 
 
-class IncrementalSampler(Sampler):
+class IncrementalSampler(Sampler, ABC):
     """A sampler for models that run step by step with a state, through two methods:
 
     - ``model.start(batch)``: the input before the first event, ``(batch, 1, ...)``;
@@ -166,16 +235,11 @@ class IncrementalSampler(Sampler):
         """The next events ``(batch, ...)`` drawn from their logits ``(batch, ...)`` with
         ``self.controls`` and ``self.rng``."""
 
-    def stream(self, steps: int, primer: Score | None = None) -> Iterator[Any]:
-        for events in self.generate(1, steps, primer):
-            yield events[0]
-
-    def generate(self, n: int, steps: int, primer: Score | None = None
-                 ) -> Iterator[np.ndarray]:
+    def chunks(self, n: int, steps: int, primer: Score | None = None
+               ) -> Iterator[np.ndarray]:
+        """One event of each piece per chunk, each costing one model step."""
         import torch
 
-        if n < 1:
-            raise DeepsymError(f"the number of pieces must be at least 1, not {n}")
         events = self.primer_events(primer)
         default = self._default_condition(primer)
         _check(self.controls)
@@ -194,7 +258,7 @@ class IncrementalSampler(Sampler):
                 picks = self.draw(_within(logits[:, -1], grammar))
             if grammar is not None:
                 grammar.advance(picks.cpu().numpy())
-            yield picks.cpu().numpy()
+            yield picks.cpu().numpy()[:, None]
             if i + 1 == steps:
                 return
             with self._stepping():
@@ -305,6 +369,16 @@ def _stacked(steps: Iterator[np.ndarray], n: int) -> np.ndarray:
     if not drawn:
         return np.empty((n, 0), np.int64)
     return np.stack(drawn, axis=1)
+
+
+def _open(n: int, done: dict[int, Score]) -> list[int]:
+    """The rows of ``n`` not yet ``done``."""
+    return [i for i in range(n) if i not in done]
+
+
+def _check_count(n: int) -> None:
+    if n < 1:
+        raise DeepsymError(f"the number of pieces must be at least 1, not {n}")
 
 
 def _check(controls: Controls) -> None:

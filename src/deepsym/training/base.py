@@ -13,6 +13,11 @@ optimizer. That covers the whole family without changes here:
 - Autoencoder (SeqAE): one update whose loss sums the reconstruction terms.
 - Freezing (C-RNN-GAN): a step returns None to skip its optimizer this time.
 
+A step may return named scalars instead of one loss: ``{"loss": loss, "d_real": ...,
+"gp": ...}``; ``loss`` is what the optimizer minimizes (absent or None: no update this
+time, the other scalars are still reported) and every entry goes to the log as
+``<step>_<name>`` (a plain loss logs as ``<step>_loss``), with no engine change.
+
 Every update is guarded: gradients are clipped to ``options.grad_clip``, and an update
 whose loss or gradient norm is not finite is skipped (no optimizer step, a warning);
 ``options.bad_step_limit`` such updates in a row stop training with a DeepsymError. On
@@ -21,10 +26,13 @@ optimizers (default: ``options.optimizer`` over all parameters) each get the lea
 rate schedule of the options, stepped once per round (one step of a phase) that uses it.
 
 The engine (``deepsym.training.engine``) drives a trainer round by round and reads its
-data through ``representation`` and ``dataset``; ``validation_loss`` is what early
-stopping watches. The trainer owns its random generator (``self.rng``) and its place in
-the schedule, so ``state_dict()`` / ``load_state_dict()`` resume a run exactly. torch is
-imported lazily.
+data through ``representation`` and ``dataset``. Validation is what the trainer
+declares: ``validation`` returns named scalars on a valid batch (default: an MLE
+trainer's loss, as ``loss``; none for a schedule of several updates per round, such as
+a GAN's) and ``validation_target`` names the one, lower is better, that early stopping
+and ``best.pt`` follow (None: neither). The trainer owns its random generator
+(``self.rng``) and its place in the schedule, so ``state_dict()`` /
+``load_state_dict()`` resume a run exactly. torch is imported lazily.
 """
 from __future__ import annotations
 
@@ -35,7 +43,7 @@ import sys
 import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from deepsym.errors import DeepsymError
@@ -70,9 +78,10 @@ class Phase:
 
 @dataclass(frozen=True)
 class UpdateLog:
-    """One optimizer update as it happened; ``loss`` is None when the step returned None
-    (no update). ``finite`` is False when the loss or the gradients were not finite and
-    the update was skipped; ``grad_norm`` is the global gradient norm before clipping."""
+    """One optimizer update as it happened; ``loss`` is None when the step returned no
+    loss (no update). ``finite`` is False when the loss or the gradients were not finite
+    and the update was skipped; ``grad_norm`` is the global gradient norm before
+    clipping; ``scalars``: the other named values the step reported (this process's)."""
 
     phase: str
     step: int
@@ -80,6 +89,7 @@ class UpdateLog:
     loss: float | None
     grad_norm: float | None = None
     finite: bool = True
+    scalars: dict[str, float] = field(default_factory=dict)
 
 
 GradientSync = Callable[[list["torch.Tensor"], "torch.Tensor"], "torch.Tensor"]
@@ -159,11 +169,27 @@ class Trainer(ABC):
                                random_crop=split == "train", transpose=transpose)
         return data, collate
 
+    validation_target: str | None = "loss"
+    """The name of the ``validation`` scalar (lower is better) that early stopping and
+    ``best.pt`` follow; None: no early stopping, and validation writes no ``best.pt``."""
+
+    def validation(self, batch: Any) -> dict[str, torch.Tensor | float] | None:
+        """Named scalars on a batch of the valid split (run under ``torch.no_grad`` with
+        the model in eval mode), logged as ``valid_<name>`` (means over the items); None:
+        nothing to report. Default: ``{"loss": validation_loss(batch)}``. A GAN, say,
+        returns its critic's Wasserstein estimate and a metric distance on held-out
+        pieces, and sets ``validation_target`` to the one that means something (or None)."""
+        loss = self.validation_loss(batch)
+        return None if loss is None else {"loss": loss}
+
     def validation_loss(self, batch: Any) -> torch.Tensor | None:
-        """The loss early stopping watches, on a batch of the valid split (run under
-        ``torch.no_grad`` with the model in eval mode). Default: the first update's step
-        of the last phase, which for an MLE trainer is its loss."""
-        return getattr(self, self.phases()[-1].updates[0].step)(batch)
+        """The model's loss on a valid batch. Default: when the last phase is one update
+        (an MLE trainer), its step's loss; else None, as the steps of several updates
+        (a critic and a generator) need gradients and mean nothing on their own."""
+        updates = self.phases()[-1].updates
+        if len(updates) != 1:
+            return None
+        return _loss(getattr(self, updates[0].step)(batch))
 
     # -- running -------------------------------------------------------------------------
 
@@ -201,8 +227,10 @@ class Trainer(ABC):
         logs = []
         for update in phase.updates:
             for _ in range(update.repeat):
-                loss, norm, finite = self.apply(update, to_device(next_batch(), self.device))
-                log = UpdateLog(phase.name, self.phase_step, update.step, loss, norm, finite)
+                loss, norm, finite, scalars = self.apply(update,
+                                                         to_device(next_batch(), self.device))
+                log = UpdateLog(phase.name, self.phase_step, update.step, loss, norm, finite,
+                                scalars)
                 self._count_bad(log)
                 logs.append(log)
         with warnings.catch_warnings():  # a skipped first update is no scheduling mistake
@@ -213,16 +241,19 @@ class Trainer(ABC):
         self.phase_step += 1
         return logs
 
-    def apply(self, update: Update, batch: Any) -> tuple[float | None, float | None, bool]:
+    def apply(self, update: Update, batch: Any
+              ) -> tuple[float | None, float | None, bool, dict[str, float]]:
         """One update: zero the optimizer's gradients, compute the loss, backward, (average
-        gradients over processes), clip, step. Returns ``(loss, grad_norm, finite)``; a
-        step returning None gives ``(None, None, True)`` and no update."""
+        gradients over processes), clip, step. Returns ``(loss, grad_norm, finite,
+        scalars)``, ``scalars`` being the step's other named values; a step returning no
+        loss gives ``(None, None, True, scalars)`` and no update."""
         optimizer = self.optimizers[update.optimizer]
         optimizer.zero_grad(set_to_none=True)
         with self.autocast():
-            loss = getattr(self, update.step)(batch)
+            result = getattr(self, update.step)(batch)
+        loss, scalars = _loss(result), _scalars(result)
         if loss is None:
-            return None, None, True
+            return None, None, True, scalars
         (loss if self.scaler is None else self.scaler.scale(loss)).backward()
         params = [p for group in optimizer.param_groups for p in group["params"]
                   if p.grad is not None]
@@ -240,13 +271,13 @@ class Trainer(ABC):
             optimizer.zero_grad(set_to_none=True)
             if self.scaler is not None:
                 self.scaler.update()
-            return value_f, norm_f, False
+            return value_f, norm_f, False, scalars
         if self.scaler is None:
             optimizer.step()
         else:
             self.scaler.step(optimizer)
             self.scaler.update()
-        return value_f, norm_f, True
+        return value_f, norm_f, True, scalars
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         """Mixed precision for the forward pass when the trainer has a GradScaler."""
@@ -323,6 +354,19 @@ def schedule_length(phases: list[Phase]) -> int | None:
     if any(phase.steps is None for phase in phases):
         return None
     return sum(phase.steps for phase in phases)  # type: ignore[misc]
+
+
+def _loss(result: Any) -> torch.Tensor | None:
+    """The loss to minimize in what a step returned: itself, or its ``"loss"`` entry."""
+    return result.get("loss") if isinstance(result, dict) else result
+
+
+def _scalars(result: Any) -> dict[str, float]:
+    """A step's named values other than its loss, as floats (None entries left out)."""
+    if not isinstance(result, dict):
+        return {}
+    return {name: float(value.detach()) if hasattr(value, "detach") else float(value)
+            for name, value in result.items() if name != "loss" and value is not None}
 
 
 def _check_names(kind: str, saved: dict[str, Any], mine: dict[str, Any]) -> None:

@@ -8,11 +8,16 @@ an MLE model: one batch, one update). The engine
 - reads batches in a seeded order: epoch ``e``'s items are a permutation drawn from
   ``(seed, e)``, cut into batches; the data position is the epoch and the index of the
   next batch, so a resumed run reads exactly the batches an uninterrupted one would;
-- every ``valid_every`` steps computes the validation loss (the mean over the first
-  ``valid_batches`` batches of the valid split, weighted by items) and stops early after
-  ``patience`` validations without a new best (saving ``best.pt`` at each new best);
+- every ``valid_every`` steps computes the trainer's validation scalars (means over the
+  first ``valid_batches`` batches of the valid split, weighted by items, logged as
+  ``valid_<name>``) and stops early after ``patience`` validations without a new best of
+  the trainer's ``validation_target`` (saving ``best.pt`` at each new best); a trainer
+  without a target gets neither, and one whose validation reports nothing is not
+  validated again;
 - every ``checkpoint_every`` steps and at the end writes ``checkpoints/last.pt``
-  atomically, and ``log_every`` steps a row of means to ``log.csv`` (and TensorBoard);
+  atomically, and ``log_every`` steps a row of means to ``log.csv`` (and TensorBoard):
+  each update's loss and named scalars as ``<step>_<name>`` (columns are added as names
+  first appear);
 - on ``resume``, goes on from the newest usable checkpoint, never replacing a newer
   file or a log row with an older state (``Session._restore``);
 - stops at the first of: the budget (steps, epochs or minutes of training, counted over
@@ -84,8 +89,9 @@ class Budget:
 class RunResult:
     """How a run ended: its folder, the steps done, why it stopped ("steps", "epochs",
     "minutes", "schedule" or "early stopping"), the training loss of the last log row
-    (the mean of its updates' losses), the last and the best validation loss, and the
-    training time of all sessions in seconds."""
+    (the mean of its updates' losses), the last and the best value of the trainer's
+    ``validation_target`` (None without one), and the training time of all sessions in
+    seconds."""
 
     out: Path
     step: int
@@ -94,6 +100,7 @@ class RunResult:
     valid_loss: float | None
     best_valid_loss: float | None
     elapsed: float
+    valid_name: str = "loss"  # the validation target's name (``valid_loss`` is its value)
 
 
 def train(model: str | None, corpus: str | Path | None, out: str | Path, *,
@@ -119,7 +126,8 @@ def train(model: str | None, corpus: str | Path | None, out: str | Path, *,
 
 @dataclass
 class EarlyStopping:
-    """The lowest validation loss so far, its step, and validations since then."""
+    """The lowest value of the validation target so far, its step, and validations
+    since then."""
 
     best: float = math.inf
     best_step: int = 0
@@ -128,23 +136,27 @@ class EarlyStopping:
 
 @dataclass
 class Interval:
-    """Sums since the last log row."""
+    """Sums since the last log row: ``values`` by log column (each update's loss, then
+    its other named scalars), ``losses`` the columns that are updates' losses."""
 
     steps: int = 0
     seconds: float = 0.0
-    losses: dict[str, list[float]] = field(default_factory=dict)
+    values: dict[str, list[float]] = field(default_factory=dict)
+    losses: set[str] = field(default_factory=set)
     norms: list[float] = field(default_factory=list)
     skipped: int = 0
 
     def add(self, logs: list[UpdateLog]) -> None:
         self.steps += 1
         for log in logs:
-            if log.loss is None:
-                continue
             if not log.finite:
                 self.skipped += 1
                 continue
-            self.losses.setdefault(log.update, []).append(log.loss)
+            if log.loss is not None:
+                self.losses.add(f"{log.update}_loss")
+                self.values.setdefault(f"{log.update}_loss", []).append(log.loss)
+            for name, value in log.scalars.items():
+                self.values.setdefault(f"{log.update}_{name}", []).append(value)
             if log.grad_norm is not None:
                 self.norms.append(log.grad_norm)
 
@@ -178,6 +190,7 @@ class Session:
     early: EarlyStopping = field(default_factory=EarlyStopping)
     last_loss: float | None = None
     valid_loss: float | None = None
+    valid: dict[str, float] = field(default_factory=dict)
     resumed_from: Path | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -257,6 +270,9 @@ class Session:
         trainer.warn = lambda text: monitor.note(f"deepsym: warning: {text}")
         if self.valid_data is None and self.options.valid_every:
             monitor.note("deepsym: note: no validation (the corpus has no valid pieces)")
+        if trainer.validation_target is None and self.options.patience:
+            monitor.note(f"deepsym: note: model {self.spec.name!r} declares no validation "
+                         "target: no early stopping, and validation writes no best.pt")
         self.trainer, self.phases, self.monitor = trainer, phases, monitor
         try:
             stopped = self._loop()
@@ -264,7 +280,7 @@ class Session:
             monitor.close()
         return RunResult(self.out, self.step, stopped, self.last_loss, self.valid_loss,
                          None if math.isinf(self.early.best) else self.early.best,
-                         self.elapsed)
+                         self.elapsed, trainer.validation_target or "loss")
 
     def _loop(self) -> str:
         trainer, options = self.trainer, self.options
@@ -324,24 +340,18 @@ class Session:
         return None
 
     def _validate(self) -> None:
-        import torch
-
         trainer = self.trainer
-        trainer.model.eval()
-        totals = torch.zeros(2, dtype=torch.float64, device=self.device)
-        indices = validation_batches(self.valid_data, self.options, self.context)
-        loader = _loader(self.valid_data, indices, self.collate, self.options.num_workers,
-                         False)
-        with torch.no_grad(), trainer.autocast():
-            for items, batch in zip(indices, loader, strict=True):
-                loss = trainer.validation_loss(to_device(batch, self.device))
-                if loss is not None:  # weighted by the batch's items
-                    totals[0] += loss.detach().double() * len(items)
-                    totals[1] += len(items)
-        distributed.all_sum(totals)
-        trainer.model.train()
-        loss, count = totals.tolist()
-        self.valid_loss = loss / count if count else None
+        self.valid = self._validation_means()
+        target = trainer.validation_target
+        if not self.valid:
+            self.monitor.note(f"deepsym: note: model {self.spec.name!r} reports nothing on "
+                              "validation; validation is off for this session")
+            self.valid_data = None
+            return
+        if target is not None and target not in self.valid:
+            raise DeepsymError(f"{type(trainer).__name__}.validation_target is {target!r}, "
+                               f"but its validation reports only: {', '.join(self.valid)}")
+        self.valid_loss = None if target is None else self.valid[target]
         if self.valid_loss is None or not math.isfinite(self.valid_loss):
             return
         if self.valid_loss < self.early.best:
@@ -350,11 +360,36 @@ class Session:
         else:
             self.early.waited += 1
 
+    def _validation_means(self) -> dict[str, float]:
+        """The trainer's validation scalars, each the mean over the valid batches (of all
+        processes) that report it, weighted by their items."""
+        import torch
+
+        trainer = self.trainer
+        trainer.model.eval()
+        sums: dict[str, list[float]] = {}  # name: [sum of value x items, items]
+        indices = validation_batches(self.valid_data, self.options, self.context)
+        loader = _loader(self.valid_data, indices, self.collate, self.options.num_workers,
+                         False)
+        with torch.no_grad(), trainer.autocast():
+            for items, batch in zip(indices, loader, strict=True):
+                for name, value in (trainer.validation(to_device(batch, self.device))
+                                    or {}).items():
+                    total = sums.setdefault(name, [0.0, 0.0])
+                    total[0] += float(value) * len(items)
+                    total[1] += len(items)
+        trainer.model.train()
+        names = _validation_names(sums, self.context)
+        totals = torch.tensor([sums.get(name, [0.0, 0.0]) for name in names],
+                              dtype=torch.float64, device=self.device).reshape(-1, 2)
+        distributed.all_sum(totals)
+        return {name: value / count for name, (value, count) in zip(names, totals.tolist(),
+                                                                     strict=True) if count}
+
     def _log(self, interval: Interval, validated: bool) -> None:
-        means = {f"{name}_loss": float(np.mean(values))
-                 for name, values in interval.losses.items()}
-        if means:
-            self.last_loss = float(np.mean(list(means.values())))
+        means = {name: float(np.mean(values)) for name, values in interval.values.items()}
+        if interval.losses:
+            self.last_loss = float(np.mean([means[name] for name in interval.losses]))
         row: dict[str, Any] = {
             "step": self.step, "epoch": round(self.stream.epochs_done, 4),
             "phase": self.phases[min(self.trainer.phase_index, len(self.phases) - 1)].name,
@@ -364,7 +399,8 @@ class Session:
             **{f"{name}_lr": optimizer.param_groups[0]["lr"]
                for name, optimizer in self.trainer.optimizers.items()},
             "grad_norm": float(np.mean(interval.norms)) if interval.norms else None,
-            "valid_loss": self.valid_loss if validated else None,
+            **{f"valid_{name}": value if validated else None
+               for name, value in self.valid.items()},
             "skipped": interval.skipped,
         }
         self.monitor.row(row)
@@ -579,12 +615,27 @@ def _check_data(dataset: Any, corpus: Corpus, options: TrainOptions, context: Co
     dataset[0]  # a representation that cannot read this corpus says so now
 
 
+def _validation_names(sums: dict[str, Any], context: Context) -> list[str]:
+    """The names in ``sums`` of every process in first-seen order (rank 0's first), the
+    same list on each."""
+    if not context.distributed:
+        return list(sums)
+    import torch.distributed as dist
+
+    gathered: list[Any] = [None] * context.world_size
+    dist.all_gather_object(gathered, list(sums))
+    return list(dict.fromkeys(name for names in gathered for name in names))
+
+
 def _columns(phases: list[Phase], trainer: Trainer) -> list[str]:
+    """The log's columns known before the run (the monitor adds the steps' named scalars
+    and the validation's as they first appear)."""
     updates = dict.fromkeys(u.step for phase in phases for u in phase.updates)
+    target = trainer.validation_target
     return ["step", "epoch", "phase", "elapsed_s", "steps_per_s",
             *(f"{name}_loss" for name in updates),
-            *(f"{name}_lr" for name in trainer.optimizers), "grad_norm", "valid_loss",
-            "skipped"]
+            *(f"{name}_lr" for name in trainer.optimizers), "grad_norm",
+            *([] if target is None else [f"valid_{target}"]), "skipped"]
 
 
 __all__ = ["Budget", "RunResult", "choose_device", "train", "validation_batches"]

@@ -9,6 +9,7 @@ import io
 import math
 import sys
 import time
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -20,8 +21,13 @@ SUPERSEDED = "log-superseded.csv"
 
 
 class Monitor:
-    """Rows of ``columns`` into ``folder/log.csv``, and into ``folder/tensorboard`` if
-    ``tensorboard``. With ``folder=None`` (not the main process) everything is silent.
+    """Rows into ``folder/log.csv``, and into ``folder/tensorboard`` if ``tensorboard``.
+    With ``folder=None`` (not the main process) everything is silent.
+
+    The header is ``columns``, the columns of the log's earlier sessions and every name
+    a row brings, in first-seen order (a new name goes after the row's name before it).
+    A row with a new name rewrites the log atomically under the wider header first, so
+    the file is always one valid CSV and no row is lost.
 
     A session that starts at ``start_step`` keeps the log's rows up to it; rows after it
     (of steps this session runs again: an interrupted session's steps after its last
@@ -30,7 +36,7 @@ class Monitor:
 
     def __init__(self, folder: Path | None, columns: list[str], *, start_step: int,
                  total: int | None, progress: bool, tensorboard: bool) -> None:
-        self.columns = columns
+        self.columns = list(columns)
         self.total = total
         self._file = self._writer = self._board = self._bar = None
         self._last_line = time.monotonic()
@@ -40,9 +46,8 @@ class Monitor:
             return
         self._path = folder / "log.csv"
         with writing(self._path):
-            self._file, moved = _open_log(self._path, columns, start_step)
-        self._writer = csv.DictWriter(self._file, columns, extrasaction="ignore",
-                                      lineterminator="\n")
+            self._file, self.columns, moved = _open_log(self._path, self.columns, start_step)
+        self._writer = _writer(self._file, self.columns)
         if tensorboard:
             self._board = self._open_board(folder / "tensorboard", start_step)
         if progress:
@@ -80,6 +85,9 @@ class Monitor:
         if not self.active:
             return
         with writing(self._path):
+            columns = _merge(self.columns, values)
+            if columns != self.columns:
+                self._widen(columns)
             self._writer.writerow({k: _cell(v) for k, v in values.items()})
             self._file.flush()
         step = values["step"]
@@ -103,6 +111,14 @@ class Monitor:
             with writing(self._path):  # the last rows reach the disk now
                 file.close()
 
+    def _widen(self, columns: list[str]) -> None:
+        """The log rewritten atomically under the header ``columns``, reopened to append."""
+        self._file.close()
+        write_atomic(self._path, _csv(columns, _rows(self._path)))
+        self.columns = columns
+        self._file = self._path.open("a", newline="", encoding="utf-8")
+        self._writer = _writer(self._file, columns)
+
     def _open_board(self, folder: Path, start_step: int) -> Any:
         try:
             from torch.utils.tensorboard import SummaryWriter
@@ -114,22 +130,51 @@ class Monitor:
 
 
 def _open_log(path: Path, columns: list[str], start_step: int
-              ) -> tuple[io.TextIOWrapper, int]:
-    """``path`` opened for appending rows, with the header ``columns`` and the rows up to
-    ``start_step`` of earlier sessions, and how many later rows were moved to
-    ``log-superseded.csv`` (written first: a failure in between leaves a row twice, never
-    none). Both files are replaced atomically."""
+              ) -> tuple[io.TextIOWrapper, list[str], int]:
+    """``path`` opened for appending rows, with the rows up to ``start_step`` of earlier
+    sessions under a header of ``columns`` merged with theirs, that header, and how many
+    later rows were moved to ``log-superseded.csv`` (written first: a failure in between
+    leaves a row twice, never none). Both files are replaced atomically."""
     kept: list[dict[str, str]] = []
     moved: list[dict[str, str]] = []
-    for row in _rows(path):
+    rows = _rows(path)
+    for row in rows:
         step = row.get("step") or ""
         (kept if step.isdigit() and int(step) <= start_step else moved).append(row)
+    header = _merge(_header(path), columns)
     if moved:
         superseded = path.with_name(SUPERSEDED)
         with writing(superseded):
-            write_atomic(superseded, _csv(columns, _rows(superseded) + moved))
-    write_atomic(path, _csv(columns, kept))
-    return path.open("a", newline="", encoding="utf-8"), len(moved)
+            write_atomic(superseded, _csv(_merge(_header(superseded), header),
+                                          _rows(superseded) + moved))
+    write_atomic(path, _csv(header, kept))
+    return path.open("a", newline="", encoding="utf-8"), header, len(moved)
+
+
+def _merge(columns: list[str], names: Iterable[str]) -> list[str]:
+    """``columns`` with the ``names`` they lack, each put after the name before it in
+    ``names`` (at the start when it is the first)."""
+    merged = list(columns)
+    at = 0
+    for name in names:
+        if name in merged:
+            at = merged.index(name) + 1
+        else:
+            merged.insert(at, name)
+            at += 1
+    return merged
+
+
+def _header(path: Path) -> list[str]:
+    """The header of a CSV log (none when there is no such file)."""
+    if not path.is_file():
+        return []
+    with path.open(newline="", encoding="utf-8") as f:
+        return next(csv.reader(f), [])
+
+
+def _writer(file: io.TextIOWrapper, columns: list[str]) -> csv.DictWriter[str]:
+    return csv.DictWriter(file, columns, extrasaction="ignore", lineterminator="\n")
 
 
 def _rows(path: Path) -> list[dict[str, str]]:
