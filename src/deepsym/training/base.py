@@ -21,8 +21,17 @@ time, the other scalars are still reported) and every entry goes to the log as
 Every update is guarded: gradients are clipped to ``options.grad_clip``, and an update
 whose loss or gradient norm is not finite is skipped (no optimizer step, a warning);
 ``options.bad_step_limit`` such updates in a row stop training with a DeepsymError. On
-CUDA with ``options.amp`` the steps run under autocast (float16) with a GradScaler. The
-optimizers (default: ``options.optimizer`` over all parameters) each get the learning
+CUDA with ``options.amp`` the steps run under autocast (float16) with one GradScaler
+(``configure_scaler``) shared by every optimizer, used as PyTorch's AMP notes ("Working
+with multiple models, losses, and optimizers") ask: for each update, ``scale(loss)``,
+backward, ``unscale_(its optimizer)`` before clipping its gradients, ``step(its
+optimizer)``, then ``update()``. The scaler allows ``unscale_`` and ``step`` once per
+optimizer between two ``update()`` calls, so a critic stepping ``repeat`` times before
+its generator cannot wait for one ``update()`` per round: every optimizer step is its
+own scaler iteration, followed by exactly one ``update()`` (skipped or not). A step the
+scaler skips (float16 gradients overflowed; it lowers the scale) is reported as a
+skipped update (``UpdateLog.overflow``) but is the scaler's calibration, not a bad step.
+The optimizers (default: ``options.optimizer`` over all parameters) each get the learning
 rate schedule of the options, stepped once per round (one step of a phase) that uses it.
 
 The engine (``deepsym.training.engine``) drives a trainer round by round and reads its
@@ -30,8 +39,10 @@ data through ``representation`` and ``dataset``. Validation is what the trainer
 declares: ``validation`` returns named scalars on a valid batch (default: an MLE
 trainer's loss, as ``loss``; none for a schedule of several updates per round, such as
 a GAN's) and ``validation_target`` names the one, lower is better, that early stopping
-and ``best.pt`` follow (None: neither). The trainer owns its random generator
-(``self.rng``) and its place in the schedule, so ``state_dict()`` /
+and ``best.pt`` follow (None: neither). The trainer owns its random generators,
+``self.rng`` on its device (a GAN's noise: ``torch.randn(..., generator=self.rng,
+device=self.device)``, on CUDA too) and ``self.cpu_rng`` on the CPU (for data-side
+draws), and its place in the schedule, so ``state_dict()`` /
 ``load_state_dict()`` resume a run exactly. torch is imported lazily.
 """
 from __future__ import annotations
@@ -81,7 +92,9 @@ class UpdateLog:
     """One optimizer update as it happened; ``loss`` is None when the step returned no
     loss (no update). ``finite`` is False when the loss or the gradients were not finite
     and the update was skipped; ``grad_norm`` is the global gradient norm before
-    clipping; ``scalars``: the other named values the step reported (this process's)."""
+    clipping; ``scalars``: the other named values the step reported (this process's).
+    ``overflow``: the skip was the GradScaler's (float16 gradients overflowed; it
+    lowered its scale), which does not count toward ``bad_step_limit``."""
 
     phase: str
     step: int
@@ -90,6 +103,7 @@ class UpdateLog:
     grad_norm: float | None = None
     finite: bool = True
     scalars: dict[str, float] = field(default_factory=dict)
+    overflow: bool = False
 
 
 GradientSync = Callable[[list["torch.Tensor"], "torch.Tensor"], "torch.Tensor"]
@@ -109,11 +123,11 @@ class Trainer(ABC):
         self.config = config
         self.options = options if options is not None else options_for(config)
         self.total_steps = total_steps
-        self.rng = torch.Generator().manual_seed(seed)
+        self.rng = torch.Generator(device=self.device).manual_seed(seed)
+        self.cpu_rng = torch.Generator().manual_seed((seed + 1) % 2**64)  # not rng's stream
         self.optimizers = self.configure_optimizers()
         self.schedulers = self.configure_schedulers()
-        amp = self.options.amp and self.device.type == "cuda"
-        self.scaler = torch.amp.GradScaler("cuda") if amp else None
+        self.scaler = self.configure_scaler()
         self.phase_index = 0
         self.phase_step = 0
         self.bad_steps = 0  # updates in a row skipped for a non-finite loss or gradient
@@ -132,6 +146,17 @@ class Trainer(ABC):
         phase that uses the optimizer); by default the options' schedule for every optimizer."""
         return {name: build_scheduler(optimizer, self.options, self.planned_steps)
                 for name, optimizer in self.optimizers.items()}
+
+    def configure_scaler(self) -> torch.amp.GradScaler | None:
+        """The one gradient scaler of every optimizer: by default a CUDA GradScaler with
+        ``options.amp`` on CUDA (float16 needs one), else None (full precision, or
+        bfloat16, whose range needs no scaling). With a scaler the steps run under
+        ``autocast``."""
+        import torch
+
+        if self.options.amp and self.device.type == "cuda":
+            return torch.amp.GradScaler("cuda")
+        return None
 
     def planned_steps(self) -> int | None:
         """The rounds this training will run: ``total_steps`` (the engine sets it from
@@ -229,8 +254,11 @@ class Trainer(ABC):
             for _ in range(update.repeat):
                 loss, norm, finite, scalars = self.apply(update,
                                                          to_device(next_batch(), self.device))
+                # with a scaler, a skip despite a finite loss is the scaler's own
+                overflow = (not finite and self.scaler is not None and loss is not None
+                            and math.isfinite(loss))
                 log = UpdateLog(phase.name, self.phase_step, update.step, loss, norm, finite,
-                                scalars)
+                                scalars, overflow)
                 self._count_bad(log)
                 logs.append(log)
         with warnings.catch_warnings():  # a skipped first update is no scheduling mistake
@@ -244,7 +272,8 @@ class Trainer(ABC):
     def apply(self, update: Update, batch: Any
               ) -> tuple[float | None, float | None, bool, dict[str, float]]:
         """One update: zero the optimizer's gradients, compute the loss, backward, (average
-        gradients over processes), clip, step. Returns ``(loss, grad_norm, finite,
+        gradients over processes), unscale (with a scaler), clip, step (and update the
+        scaler, once per step, skipped or not). Returns ``(loss, grad_norm, finite,
         scalars)``, ``scalars`` being the step's other named values; a step returning no
         loss gives ``(None, None, True, scalars)`` and no update."""
         optimizer = self.optimizers[update.optimizer]
@@ -254,40 +283,40 @@ class Trainer(ABC):
         loss, scalars = _loss(result), _scalars(result)
         if loss is None:
             return None, None, True, scalars
-        (loss if self.scaler is None else self.scaler.scale(loss)).backward()
+        scaler = self.scaler
+        (loss if scaler is None else scaler.scale(loss)).backward()
         params = [p for group in optimizer.param_groups for p in group["params"]
                   if p.grad is not None]
         value = loss.detach().float()
         if self.sync_gradients is not None:
             value = self.sync_gradients([p.grad for p in params], value)
-        if self.scaler is not None:
-            self.scaler.unscale_(optimizer)
+        if scaler is not None:
+            scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
         norm = _clip(params, self.options.grad_clip)
         value_f, norm_f = float(value), float(norm)
-        # with a scaler, overflowing float16 gradients are its business (it skips the
-        # step and lowers the scale); only a non-finite loss counts as a bad step
-        finite = math.isfinite(value_f) and (self.scaler is not None or math.isfinite(norm_f))
+        if scaler is None:
+            finite = math.isfinite(value_f) and math.isfinite(norm_f)
+            if finite:
+                optimizer.step()
+        else:
+            finite = _scaled_step(scaler, optimizer, math.isfinite(value_f))
         if not finite:
             optimizer.zero_grad(set_to_none=True)
-            if self.scaler is not None:
-                self.scaler.update()
-            return value_f, norm_f, False, scalars
-        if self.scaler is None:
-            optimizer.step()
-        else:
-            self.scaler.step(optimizer)
-            self.scaler.update()
-        return value_f, norm_f, True, scalars
+        return value_f, norm_f, finite, scalars
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
-        """Mixed precision for the forward pass when the trainer has a GradScaler."""
+        """Mixed precision for the forward pass when the trainer has a GradScaler:
+        float16 on CUDA, bfloat16 elsewhere (the CPU's autocast type)."""
         import torch
 
         if self.scaler is None:
             return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=torch.float16)
+        dtype = torch.float16 if self.device.type == "cuda" else torch.bfloat16
+        return torch.autocast(self.device.type, dtype=dtype)
 
     def _count_bad(self, log: UpdateLog) -> None:
+        if log.overflow:  # reported as skipped; the scaler has lowered its scale
+            return
         if log.finite:
             self.bad_steps = 0
             return
@@ -306,15 +335,17 @@ class Trainer(ABC):
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume: weights, optimizers, schedulers, the gradient
-        scaler, schedule position, rng."""
+        scaler, schedule position, both generators (and the device type of ``rng``)."""
         return {"model": self.model.state_dict(),
                 "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
                 "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
                 "scaler": None if self.scaler is None else self.scaler.state_dict(),
                 "phase_index": self.phase_index, "phase_step": self.phase_step,
-                "bad_steps": self.bad_steps, "rng": self.rng.get_state()}
+                "bad_steps": self.bad_steps, "rng": self.rng.get_state(),
+                "rng_device": self.device.type, "cpu_rng": self.cpu_rng.get_state()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Resume from what ``state_dict`` returned (older checkpoints included)."""
         self.model.load_state_dict(state["model"])
         _check_names("optimizers", state["optimizers"], self.optimizers)
         for name, optimizer in self.optimizers.items():
@@ -328,7 +359,20 @@ class Trainer(ABC):
         self.phase_index = int(state["phase_index"])
         self.phase_step = int(state["phase_step"])
         self.bad_steps = int(state.get("bad_steps", 0))
-        self.rng.set_state(state["rng"])
+        self._load_generators(state)
+
+    def _load_generators(self, state: dict[str, Any]) -> None:
+        """Restore ``rng`` (when saved on this device type; a state of another type's
+        generator does not fit, so it stays seeded, with a warning) and ``cpu_rng``."""
+        saved = state.get("rng_device", "cpu")  # before rng_device: a CPU generator
+        if saved == self.device.type:
+            self.rng.set_state(state["rng"])
+        else:
+            self.warn(f"the checkpoint's generator is a {saved} one, this trainer's is on "
+                      f"{self.device.type}: its random draws will not repeat the "
+                      "interrupted run's")
+        if "cpu_rng" in state:
+            self.cpu_rng.set_state(state["cpu_rng"])
 
     def check(self, phases: list[Phase]) -> None:
         """DeepsymError naming the first mistake in the schedule (unknown optimizer or
@@ -367,6 +411,18 @@ def _scalars(result: Any) -> dict[str, float]:
         return {}
     return {name: float(value.detach()) if hasattr(value, "detach") else float(value)
             for name, value in result.items() if name != "loss" and value is not None}
+
+
+def _scaled_step(scaler: torch.amp.GradScaler, optimizer: torch.optim.Optimizer,
+                 finite_loss: bool) -> bool:
+    """The scaler's step of ``optimizer`` (none for a non-finite loss), then its one
+    ``update()``; whether the optimizer stepped (the scaler skips gradients holding
+    inf/nan and lowers its scale, which is how the skip is seen)."""
+    scale = scaler.get_scale()
+    if finite_loss:
+        scaler.step(optimizer)
+    scaler.update()
+    return finite_loss and scaler.get_scale() >= scale
 
 
 def _check_names(kind: str, saved: dict[str, Any], mine: dict[str, Any]) -> None:

@@ -3,12 +3,13 @@
 A checkpoint is one ``torch.save`` file of plain containers and tensors, so it loads with
 ``torch.load(weights_only=True)`` (no code runs). It holds the model's registered name,
 its config and the training options (as JSON dicts), the trainer's state (weights,
-optimizers, schedulers, gradient scaler, schedule position, its generator), the global
-random states (Python, numpy, torch, CUDA), the step, the data position (epoch and the
-next batch's index in the epoch's seeded order), the early-stopping state and the
-training time so far. Files are replaced atomically: a reader (or a killed writer)
-leaves the previous checkpoint or the new one, never a part; a write that fails (a full
-disk, a read-only folder) is a CheckpointError naming the file.
+optimizers, schedulers, gradient scaler, schedule position, its generators on its
+device and the CPU), the global random states (Python, numpy, torch, CUDA), the step,
+the data position (epoch and the next batch's index in the epoch's seeded order), the
+early-stopping state and the training time so far. Files are replaced atomically: a
+reader (or a killed writer) leaves the previous checkpoint or the new one, never a part;
+a write that fails (a full disk, a read-only folder) is a CheckpointError naming the
+file.
 """
 from __future__ import annotations
 

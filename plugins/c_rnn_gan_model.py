@@ -1,0 +1,137 @@
+"""C-RNN-GAN (Mogren 2016): its frozen config and its two nn.Modules.
+
+The generator is an LSTM stack whose every step reads uniform noise concatenated with
+its own previous output (the real previous note under teacher forcing, in pretraining)
+and emits the next note's four continuous ``notes4`` features (Δt from the previous
+start, length, pitch, velocity). The discriminator is a bidirectional LSTM stack that
+scores every step; a sequence's score is the mean of its steps' scores.
+
+Sources: "the paper" is Mogren, "C-RNN-GAN: Continuous recurrent neural networks with
+adversarial training", NIPS 2016 workshop (arXiv:1611.09904); "the code" is the
+author's rnn_gan.py (github.com/olofmogren/c-rnn-gan).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+FEATURES = 4  # notes4: delta_start, duration, pitch, velocity
+
+State = tuple[torch.Tensor, torch.Tensor]
+
+
+@dataclass(frozen=True)
+class CRNNGANConfig:
+    """Sizes, the schedule and the optimizers' settings of C-RNN-GAN.
+
+    ``pretrain_steps`` rounds of MLE (next-note MSE) come first, their crops growing
+    linearly from ``pretrain_min_length`` to ``sequence_length`` notes (the curriculum);
+    then the adversarial phase runs until the budget ends, one discriminator update
+    and one generator update a round, each side frozen while its loss is below
+    ``freeze_ratio`` times the other's. ``feature_matching``: the generator minimizes the
+    squared distance between the mean last-layer features of the discriminator on real
+    and on generated sequences instead of the non-saturating loss.
+    """
+
+    hidden: int = 350  # LSTM units in G and in D (the paper, section 3)
+    layers: int = 2  # LSTM layers in G and in D (the paper, section 3)
+    # uniform noise values per step: "the number of features per tone", 4 (the paper)
+    noise: int = 4
+    sequence_length: int = 200  # notes per training sequence (the code's songlength)
+    batch_size: int = 10  # sequences per batch (the code's SmallConfig.batch_size)
+    # MLE rounds; the paper pretrains G for 6 epochs, a count that depends on the
+    # corpus's size, so this one is ours
+    pretrain_steps: int = 1000
+    # the curriculum's first length: the paper starts from short sequences and grows
+    # them over pretraining without saying how short (ours)
+    pretrain_min_length: int = 8
+    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "sgd"  # (the paper, section 3)
+    momentum: float = 0.0  # plain SGD (the code's GradientDescentOptimizer)
+    learning_rate: float = 0.1  # G's learning rate (the paper, section 3)
+    d_learning_rate_factor: float = 0.5  # D's rate is this times G's (the code's d_lr_factor)
+    # L2 on G's and D's weights (the paper applies it; its scale is not stated: ours)
+    weight_decay: float = 1e-4
+    grad_clip: float = 5.0  # global gradient norm cap (the code's max_grad_norm = 5)
+    feature_matching: bool = True  # the paper's best results use it (section 3)
+    freeze_ratio: float = 0.7  # freeze a side whose loss is < 70% of the other's (the paper)
+
+    def __post_init__(self) -> None:
+        for name in ("hidden", "layers", "noise", "sequence_length", "batch_size",
+                     "pretrain_min_length"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.pretrain_steps < 0:
+            raise ValueError(f"pretrain_steps must be >= 0, not {self.pretrain_steps}")
+        for name in ("learning_rate", "d_learning_rate_factor"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be positive, not {getattr(self, name)}")
+        if self.weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, not {self.weight_decay}")
+        if not 0 <= self.freeze_ratio <= 1:
+            raise ValueError(f"freeze_ratio must be in [0, 1], not {self.freeze_ratio}")
+
+
+class Generator(nn.Module):
+    """Noise ⊕ previous output → ReLU input layer (as the code's) → LSTM stack → 4 features."""
+
+    def __init__(self, config: CRNNGANConfig) -> None:
+        super().__init__()
+        self.noise_size = config.noise
+        self.project = nn.Linear(config.noise + FEATURES, config.hidden)
+        self.lstm = nn.LSTM(config.hidden, config.hidden, config.layers, batch_first=True)
+        self.head = nn.Linear(config.hidden, FEATURES)
+
+    def step(self, noise: torch.Tensor, previous: torch.Tensor, state: State | None = None
+             ) -> tuple[torch.Tensor, State]:
+        """Outputs ``(batch, steps, 4)`` for noise ``(batch, steps, noise)`` and the
+        previous notes ``(batch, steps, 4)``, and the state after the last step."""
+        x = torch.relu(self.project(torch.cat([noise, previous], dim=-1)))
+        out, state = self.lstm(x, state)
+        return self.head(out), state
+
+    def teacher(self, noise: torch.Tensor, notes: torch.Tensor) -> torch.Tensor:
+        """Each note of ``notes`` ``(batch, steps, 4)`` predicted from the real notes
+        before it (zeros before the first), in one pass."""
+        previous = torch.cat([torch.zeros_like(notes[:, :1]), notes[:, :-1]], dim=1)
+        return self.step(noise, previous)[0]
+
+    def forward(self, noise: torch.Tensor, previous: torch.Tensor | None = None,
+                state: State | None = None) -> tuple[torch.Tensor, State]:
+        """Free-running: ``noise.shape[1]`` notes ``(batch, steps, 4)``, each step reading
+        the one before (``previous``: ``(batch, 4)`` before the first, default zeros)."""
+        if previous is None:
+            previous = noise.new_zeros(len(noise), FEATURES)
+        outputs = []
+        for t in range(noise.shape[1]):
+            out, state = self.step(noise[:, t:t + 1], previous[:, None], state)
+            previous = out[:, 0]
+            outputs.append(out)
+        return torch.cat(outputs, dim=1), state  # type: ignore[return-value]
+
+
+class Discriminator(nn.Module):
+    """Bidirectional LSTM stack, a logit per step from the last layer's outputs."""
+
+    def __init__(self, config: CRNNGANConfig) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(FEATURES, config.hidden, config.layers, batch_first=True,
+                            bidirectional=True)
+        self.head = nn.Linear(2 * config.hidden, 1)
+
+    def forward(self, notes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-step logits ``(batch, steps)`` and the last layer's features
+        ``(batch, steps, 2 * hidden)`` for ``notes`` ``(batch, steps, 4)``."""
+        features, _ = self.lstm(notes)
+        return self.head(features)[..., 0], features
+
+
+class CRNNGAN(nn.Module):
+    """The pair, as one module so that a checkpoint holds both."""
+
+    def __init__(self, config: CRNNGANConfig) -> None:
+        super().__init__()
+        self.generator = Generator(config)
+        self.discriminator = Discriminator(config)

@@ -1,0 +1,159 @@
+"""Training C-RNN-GAN: MLE pretraining of the generator with a growing sequence length,
+then adversarial rounds (a discriminator update, a generator update) with freezing.
+
+Batches are ``deepsym.data.loaders.collate``'s dicts of ``notes4`` crops: ``x``
+``(batch, steps, 4)`` float32 and ``mask`` (real steps). Every update logs named
+scalars (``log.csv`` columns ``<step>_<name>``): the discriminator's mean probability
+on real and generated sequences (``d_real``, ``d_fake``), each side's ``frozen`` flag
+(1: its update was skipped by the Freezer), and the generator's ``adversarial`` and
+``feature_matching`` losses.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import torch
+
+from deepsym.training import Phase, Trainer, Update
+from deepsym.training.adversarial import (
+    Freezer,
+    discriminator_loss,
+    feature_matching,
+    generator_loss,
+)
+from deepsym.training.options import build_optimizer
+
+LOSS = "non-saturating"  # the paper's log-loss of D and G (section 2)
+
+
+class CRNNGANTrainer(Trainer):
+    """Pretraining (``config.pretrain_steps`` rounds), then adversarial rounds until the
+    budget ends. Two optimizers, ``generator`` and ``discriminator`` (the options'
+    optimizer, by default the config's plain SGD with L2 weight decay; the
+    discriminator's learning rate scaled by ``config.d_learning_rate_factor``)."""
+
+    validation_target = None
+    """Neither validation value means "better" for a GAN: the MSE rises as adversarial
+    training moves the generator off the mean next note, and the score gap measures the
+    discriminator as much as the generator; both are logged, neither picks ``best.pt``."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.freezer = Freezer(self.config.freeze_ratio)
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        net = self.network
+        d_options = dataclasses.replace(
+            self.options,
+            learning_rate=self.options.learning_rate * self.config.d_learning_rate_factor)
+        return {"generator": build_optimizer(net.generator.parameters(), self.options),
+                "discriminator": build_optimizer(net.discriminator.parameters(), d_options)}
+
+    def phases(self) -> list[Phase]:
+        pretrain = (Update("pretrain_step", "generator"),)
+        return [Phase("pretrain", self.config.pretrain_steps, pretrain),
+                Phase("adversarial", None, (Update("discriminator_step", "discriminator"),
+                                            Update("generator_step", "generator")))]
+
+    @property
+    def network(self) -> torch.nn.Module:
+        """The model itself (unwrapped from DistributedDataParallel)."""
+        return getattr(self.model, "module", self.model)
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def noise(self, batch: int, steps: int, generator: torch.Generator | None = None
+              ) -> torch.Tensor:
+        """U[0, 1) noise ``(batch, steps, config.noise)`` (the paper's), from the trainer's rng
+        (on the trainer's device) or ``generator``, drawn where that generator lives."""
+        rng = self.rng if generator is None else generator
+        return torch.rand(batch, steps, self.config.noise, generator=rng,
+                          device=rng.device).to(self.device)
+
+    def curriculum_length(self) -> int:
+        """This pretraining round's sequence length: linear from
+        ``pretrain_min_length`` at the first round to ``sequence_length`` at the last."""
+        low, high = min(self.config.pretrain_min_length, self.config.sequence_length), \
+            self.config.sequence_length
+        last = max(1, self.config.pretrain_steps - 1)
+        return low + round((high - low) * min(self.phase_step, last) / last)
+
+    def crop(self, batch: dict[str, Any], steps: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch's notes and mask cut to ``steps`` (at most ``sequence_length``)."""
+        steps = min(steps, self.config.sequence_length)
+        return batch["x"][:, :steps].float(), batch["mask"][:, :steps]
+
+    def mse(self, notes: torch.Tensor, mask: torch.Tensor,
+            generator: torch.Generator | None = None) -> torch.Tensor:
+        """Teacher-forced next-note squared error, a mean over real steps and features."""
+        predicted = self.network.generator.teacher(self.noise(*notes.shape[:2], generator),
+                                                   notes)
+        weight = mask.to(notes.dtype)[..., None]
+        return (((predicted - notes) ** 2) * weight).sum() / (weight.sum() * notes.shape[-1])
+
+    def generate(self, batch: int, steps: int) -> torch.Tensor:
+        return self.network.generator(self.noise(batch, steps))[0]
+
+    # -- steps ---------------------------------------------------------------------------
+
+    def pretrain_step(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """Next-note MSE over a crop of the curriculum's length."""
+        length = self.curriculum_length()
+        notes, mask = self.crop(batch, length)
+        return {"loss": self.mse(notes, mask), "length": float(length)}
+
+    def discriminator_step(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """Non-saturating loss over every real step and every generated one."""
+        real, mask = self.crop(batch, self.config.sequence_length)
+        with torch.no_grad():
+            fake = self.generate(len(real), real.shape[1])
+        real_scores = self.network.discriminator(real)[0][mask]
+        fake_scores = self.network.discriminator(fake)[0].flatten()
+        loss = discriminator_loss(LOSS, real_scores, fake_scores)
+        train = self.freezer.decide("discriminator", loss.detach())
+        return {"loss": loss if train else None, "d_loss": loss.detach(),
+                "d_real": torch.sigmoid(real_scores).mean().detach(),
+                "d_fake": torch.sigmoid(fake_scores).mean().detach(),
+                "frozen": float(not train)}
+
+    def generator_step(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """Feature matching on D's last layer (``config.feature_matching``) or the
+        non-saturating loss. The Freezer compares G's non-saturating loss with D's, as
+        the paper's code compares its g_loss and d_loss: D's has two log terms and G's
+        one (about ln 4 and ln 2 when D cannot tell), so G waits for D at the start."""
+        real, mask = self.crop(batch, self.config.sequence_length)
+        fake = self.generate(len(real), real.shape[1])
+        fake_scores, fake_features = self.network.discriminator(fake)
+        adversarial = generator_loss(LOSS, fake_scores)
+        with torch.no_grad():
+            real_features = self.network.discriminator(real)[1]
+        weight = mask.to(real_features.dtype)[..., None]
+        matching = feature_matching((real_features * weight).sum(1) / weight.sum(1).clamp(min=1),
+                                    fake_features.mean(1))
+        train = self.freezer.decide("generator", adversarial.detach())
+        loss = matching if self.config.feature_matching else adversarial
+        return {"loss": loss if train else None, "adversarial": adversarial.detach(),
+                "feature_matching": matching.detach(),
+                "d_fake": torch.sigmoid(fake_scores).mean().detach(),
+                "frozen": float(not train)}
+
+    # -- validation and state ------------------------------------------------------------
+
+    def validation(self, batch: dict[str, Any]) -> dict[str, Any]:
+        """The generator's teacher-forced next-note MSE on held-out windows, and the
+        discriminator's mean probability gap between them and generated sequences (the
+        noise from a fixed seed, so validation leaves the trainer's rng alone)."""
+        rng = torch.Generator().manual_seed(0)
+        real, mask = self.crop(batch, self.config.sequence_length)
+        fake = self.network.generator(self.noise(len(real), real.shape[1], rng))[0]
+        real_p = torch.sigmoid(self.network.discriminator(real)[0][mask]).mean()
+        fake_p = torch.sigmoid(self.network.discriminator(fake)[0]).mean()
+        return {"mse": self.mse(real, mask, rng), "d_gap": real_p - fake_p}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "freezer": self.freezer.state_dict()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
+        self.freezer.load_state_dict(state["freezer"])
