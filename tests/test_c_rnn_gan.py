@@ -30,12 +30,7 @@ TINY = CRNNGANConfig(hidden=16, layers=1, sequence_length=24, batch_size=4,
                      pretrain_steps=4, pretrain_min_length=4)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -59,13 +59,7 @@ def settings(name: str) -> dict[str, Any]:
     return {**{k: v for k, v in tiny.items() if v != default[k]}, **OPTIONS}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: the machine's cores are shared, and tiny models gain nothing."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

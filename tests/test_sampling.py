@@ -30,12 +30,7 @@ FIELDS = {"char-rnn": BEAT_EVENTS, "char-rnn-conditional": BEAT_EVENTS,
 PROBABILITIES = torch.tensor([0.5, 0.3, 0.15, 0.05])
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")
