@@ -20,12 +20,12 @@ from typing import Any
 import pytest
 import torch
 from music21_corpus import real_midi_files
+from registered_plugins import registered
 from torch import nn
 
 from deepsym.data import Corpus, build_corpus
 from deepsym.hookspecs import hookimpl
 from deepsym.modeling import ModelSpec
-from deepsym.plugins import manager
 from deepsym.representations.base import Representation
 from deepsym.training import Phase, Trainer, Update
 from deepsym.training.checkpoint import load_checkpoint
@@ -100,11 +100,8 @@ class ToyPlugin:
 
 @pytest.fixture(scope="module", autouse=True)
 def toy_plugin() -> Iterator[None]:
-    manager().register(ToyPlugin(), PLUGIN)
-    try:
+    with registered(ToyPlugin(), PLUGIN):
         yield
-    finally:
-        manager().unregister(PLUGIN)
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ import argparse
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from registered_plugins import registered
 
 import deepsym
 from deepsym.cli import main
@@ -56,17 +56,6 @@ def midi(tmp_path: Path) -> Path:
     deepsym.write_midi(Score(tracks=[Track(notes=[(0, 480, 60, 64), (480, 480, 67, 64)])]),
                        path)
     return path
-
-
-@contextmanager
-def registered(plugin: object, name: str) -> Iterator[PluginManager]:
-    """The process's plugin manager with ``plugin`` registered until the block ends."""
-    pm = manager()
-    pm.register(plugin, name)
-    try:
-        yield pm
-    finally:
-        pm.unregister(name)
 
 
 class ExitsInAHook:

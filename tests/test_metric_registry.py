@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from music21_corpus import real_midi_files
+from registered_plugins import registered
 
 from deepsym import Score, read_midi
 from deepsym.cli import main
@@ -67,22 +68,14 @@ class Misbehaving:
 
 @pytest.fixture
 def extra() -> Iterator[PluginManager]:
-    pm = manager()
-    pm.register(Extra(), "extra")
-    try:
+    with registered(Extra(), "extra") as pm:
         yield pm
-    finally:
-        pm.unregister("extra")
 
 
 @pytest.fixture
 def misbehaving() -> Iterator[PluginManager]:
-    pm = manager()
-    pm.register(Misbehaving(), "misbehaving")
-    try:
+    with registered(Misbehaving(), "misbehaving") as pm:
         yield pm
-    finally:
-        pm.unregister("misbehaving")
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import pretty_midi
 import pytest
 import torch
 from music21_corpus import real_midi_files
+from registered_plugins import registered
 from torch import nn
 
 from deepsym import read_midi
@@ -121,17 +121,6 @@ class MisspelledHook:
     @hookimpl
     def register_metric(self, register):
         register(lowest_pitch)
-
-
-@contextmanager
-def registered(plugin: object, name: str) -> Iterator[PluginManager]:
-    """The process's plugin manager with ``plugin`` registered until the block ends."""
-    pm = manager()
-    pm.register(plugin, name)
-    try:
-        yield pm
-    finally:
-        pm.unregister(name)
 
 
 @pytest.fixture

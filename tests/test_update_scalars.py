@@ -15,12 +15,12 @@ from typing import Any
 import pytest
 import torch
 from music21_corpus import real_midi_files
+from registered_plugins import registered
 from torch import nn
 
 from deepsym.data import Corpus, build_corpus
 from deepsym.hookspecs import hookimpl
 from deepsym.modeling import ModelSpec
-from deepsym.plugins import manager
 from deepsym.representations.base import Representation
 from deepsym.training import Phase, Trainer, Update
 from deepsym.training.checkpoint import load_checkpoint
@@ -118,11 +118,8 @@ class ToyGANPlugin:
 
 @pytest.fixture(scope="module", autouse=True)
 def toy_gans() -> Iterator[None]:
-    manager().register(ToyGANPlugin(), PLUGIN)
-    try:
+    with registered(ToyGANPlugin(), PLUGIN):
         yield
-    finally:
-        manager().unregister(PLUGIN)
 
 
 @pytest.fixture(scope="module")
