@@ -18,6 +18,7 @@ from deepsym_plugins.c_rnn_gan_train import CRNNGANTrainer
 from music21_corpus import real_midi_files
 
 from deepsym import read_midi, write_midi
+from deepsym.cli import main
 from deepsym.data import build_corpus
 from deepsym.errors import DeepsymError
 from deepsym.plugins import manager
@@ -260,3 +261,12 @@ def test_token_controls_are_refused_by_name(run):
     sampler = load_sampler(run, Controls(temperature=0.5, top_k=3), seed=0)
     with pytest.raises(DeepsymError, match="temperature, top-k"):
         sampler.sample(1, 8)
+
+
+def test_a_refused_control_on_the_command_line_is_one_line_and_makes_no_folder(run, tmp_path,
+                                                                             capsys):
+    out = tmp_path / "pieces"
+    assert main(["sample", str(run), "-n", "1", "--top-k", "5", "-o", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot follow top-k" in err
+    assert not out.exists()

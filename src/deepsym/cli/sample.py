@@ -83,7 +83,6 @@ def run(args: argparse.Namespace) -> int:
                                       args.max_polyphony))
     unit, amount = args.length
     length = {"seconds": amount} if unit == "seconds" else {"steps": int(amount)}
-    _make_folder(args.output)
     short = _write_all(sampler.pieces(args.count, primer=primer, with_primer=True, **length),
                        args)
     if unit == "seconds" and short < amount - 0.5:
@@ -111,6 +110,8 @@ def _write_all(pieces: Iterator[Score], args: argparse.Namespace) -> float:
 
     shortest, shown = math.inf, time.monotonic()
     for i, score in enumerate(pieces, 1):
+        if i == 1:  # only once a piece exists: a failed first draw leaves nothing behind
+            _make_folder(args.output)
         path = args.output / f"sample-{i:02d}.mid"
         _write(path, partial(write_midi, score, path))
         if args.plot:
