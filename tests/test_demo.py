@@ -19,7 +19,7 @@ from deepsym import read_midi
 from deepsym.audio import DEFAULT_SAMPLE_RATE
 from deepsym.cli import main
 from deepsym.data import build_corpus
-from deepsym.demo import CONDITIONS, MAX_POLYPHONY, TEMPERATURE, idle_cores
+from deepsym.demo import CONDITIONS, MAX_POLYPHONY, TEMPERATURE, busy_cores, idle_cores
 from deepsym.steering import key_agrees, measure
 
 TINY = ["--steps", "3", "--seconds", "8", "--set", "hidden=24", "--set", "layers=1",
@@ -154,12 +154,26 @@ def test_without_a_renderer_wheel_it_writes_everything_but_audio(tmp_path, corpu
 
 def test_torch_gets_the_idle_cores(monkeypatch):
     cores = len(os.sched_getaffinity(0))
-    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
-    assert idle_cores() == cores
-    monkeypatch.setattr(os, "getloadavg", lambda: (cores - 0.8, 0.0, 0.0))
-    assert idle_cores() == 1
-    monkeypatch.setattr(os, "getloadavg", lambda: (3.0 * cores, 0.0, 0.0))
-    assert idle_cores() == 1
+    for busy, idle in [(0.0, cores), (cores - 0.8, 1), (3.0 * cores, 1)]:
+        monkeypatch.setattr("deepsym.demo.busy_cores", lambda busy=busy: busy)
+        assert idle_cores() == idle
+
+
+def test_busy_cores_are_measured_now_not_from_the_lagging_load_average(monkeypatch):
+    monkeypatch.setattr(os, "getloadavg", lambda: (50.0, 50.0, 50.0))  # a job long gone
+    assert 0.0 <= busy_cores(0.2) <= os.cpu_count()
+    times = iter([(100, 1000), (400, 1400)])  # 300 of 400 ticks busy
+    monkeypatch.setattr("deepsym.demo._cpu_times", lambda: next(times))
+    assert busy_cores(0.0) == pytest.approx(0.75 * os.cpu_count())
+
+
+def test_without_proc_stat_the_load_average_counts(monkeypatch):
+    def missing() -> tuple[int, int]:
+        raise FileNotFoundError("/proc/stat")
+
+    monkeypatch.setattr("deepsym.demo._cpu_times", missing)
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.5, 0.0, 0.0))
+    assert busy_cores(0.0) == 1.5
 
 
 @pytest.mark.parametrize("minutes", ["0", "-1", "inf", "nan"])

@@ -125,15 +125,37 @@ def run_demo(out: str | os.PathLike = "deepsym-demo", *, minutes: float = DEFAUL
 
 
 def idle_cores() -> int:
-    """The cores this process may use less those busy with other work (the 1-minute load
-    average), at least 1. More torch threads than idle cores stall an LSTM: each of its
-    many small parallel steps waits for a thread the system has put aside (measured on
-    2 cores with one busy: a training step of the demo's model takes 0.44 s on 1 thread
-    and 15 s on 2)."""
+    """The cores this process may use less those busy with other work now
+    (:func:`busy_cores`), at least 1. More torch threads than idle cores stall an LSTM:
+    each of its many small parallel steps waits for a thread the system has put aside
+    (measured on 2 cores with one busy: a training step of the demo's model takes 0.44 s
+    on 1 thread and 15 s on 2)."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") \
         else os.cpu_count() or 1
-    busy = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
-    return max(1, min(cores, round(cores - busy)))
+    return max(1, min(cores, round(cores - busy_cores())))
+
+
+def busy_cores(sample: float = 0.5) -> float:
+    """How many cores other work keeps busy now: the machine's busy share over ``sample``
+    seconds (Linux ``/proc/stat``), else the 1-minute load average, which still counts a
+    job minutes after it ended (such as the ``pip install`` just before the demo)."""
+    try:
+        before = _cpu_times()
+        time.sleep(sample)
+        after = _cpu_times()
+    except (OSError, ValueError, IndexError):
+        return os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    busy, total = (b - a for a, b in zip(before, after, strict=True))
+    return busy / total * (os.cpu_count() or 1) if total > 0 else 0.0
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) clock ticks of all cores since boot, from ``/proc/stat``'s cpu line
+    (user, nice, system, idle, iowait, irq, softirq, steal; idle and iowait are idle)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        ticks = [int(value) for value in stat.readline().split()[1:9]]
+    total = sum(ticks)
+    return total - ticks[3] - ticks[4], total
 
 
 @contextmanager
@@ -284,4 +306,4 @@ def _report(out: Path, corpus: Path, pieces: list[DemoPiece], trained: Any) -> P
 
 
 __all__ = ["CONDITIONS", "DEMO_SETTINGS", "MAX_POLYPHONY", "TEMPERATURE", "DemoPiece",
-           "DemoResult", "decoding", "idle_cores", "requested_features", "run_demo"]
+           "DemoResult", "busy_cores", "decoding", "idle_cores", "requested_features", "run_demo"]
