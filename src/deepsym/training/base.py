@@ -13,6 +13,24 @@ optimizer. That covers the whole family without changes here:
 - Autoencoder (SeqAE): one update whose loss sums the reconstruction terms.
 - Freezing (C-RNN-GAN): a step returns None to skip its optimizer this time.
 
+Under ``torchrun`` each process steps on its rank's slice of every global batch
+(``self.context``: rank and world size) and the update averages the gradients over the
+processes (``sync_gradients``). That is the one-process update on the combined batch
+for a mean over equal slices; any other step keeps it exact by three rules
+(``deepsym.training.distributed`` explains them):
+
+- Draws per item (a GAN's noise) are made for the global batch, this rank keeping its
+  rows: ``self.local_rows(torch.rand(len(real) * self.context.world_size, ...,
+  generator=self.rng, device=self.device))``.
+- Batch statistics (feature matching's mean features, masked means over real steps)
+  come from ``global_sum`` / ``global_mean``, differentiable sums over the processes.
+- A step skips its update (returns no loss) on global values only, so every process
+  decides alike; ``apply`` raises a DeepsymError where they do not.
+
+With one process the helpers are identities. They are for training steps only: the
+processes may hold different numbers of validation batches (the engine averages the
+validation scalars itself), so ``validation`` must not call them.
+
 A step may return named scalars instead of one loss: ``{"loss": loss, "d_real": ...,
 "gp": ...}``; ``loss`` is what the optimizer minimizes (absent or None: no update this
 time, the other scalars are still reported) and every entry goes to the log as
@@ -58,6 +76,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from deepsym.errors import DeepsymError
+from deepsym.training import distributed
+from deepsym.training.distributed import Context
 from deepsym.training.options import TrainOptions, build_optimizer, build_scheduler, options_for
 
 if TYPE_CHECKING:
@@ -132,6 +152,7 @@ class Trainer(ABC):
         self.phase_step = 0
         self.bad_steps = 0  # updates in a row skipped for a non-finite loss or gradient
         self.sync_gradients: GradientSync | None = None  # set for data-parallel training
+        self.context = Context()  # this process's rank and world size (set by the engine)
         self.warn: Callable[[str], None] = _warn
 
     # -- what subclasses define ----------------------------------------------------------
@@ -168,13 +189,6 @@ class Trainer(ABC):
     @abstractmethod
     def phases(self) -> list[Phase]:
         """The training schedule, in order."""
-
-    @classmethod
-    def representation(cls, config: Any, representation: type[Representation]
-                       ) -> Representation:
-        """The representation instance this model reads (default: the registered class
-        with its defaults; a conditional model passes its condition features)."""
-        return representation()
 
     @classmethod
     def dataset(cls, config: Any, corpus: Corpus, split: str, representation: Representation,
@@ -275,12 +289,16 @@ class Trainer(ABC):
         gradients over processes), unscale (with a scaler), clip, step (and update the
         scaler, once per step, skipped or not). Returns ``(loss, grad_norm, finite,
         scalars)``, ``scalars`` being the step's other named values; a step returning no
-        loss gives ``(None, None, True, scalars)`` and no update."""
+        loss gives ``(None, None, True, scalars)`` and no update. With ``sync_gradients``
+        the processes first check that all of them have a loss or none has (DeepsymError
+        otherwise, where the gradient all-reduce would wait forever)."""
         optimizer = self.optimizers[update.optimizer]
         optimizer.zero_grad(set_to_none=True)
         with self.autocast():
             result = getattr(self, update.step)(batch)
         loss, scalars = _loss(result), _scalars(result)
+        if self.sync_gradients is not None:
+            self._agree(update, loss is not None)
         if loss is None:
             return None, None, True, scalars
         scaler = self.scaler
@@ -303,6 +321,51 @@ class Trainer(ABC):
         if not finite:
             optimizer.zero_grad(set_to_none=True)
         return value_f, norm_f, finite, scalars
+
+    def _agree(self, update: Update, has_loss: bool) -> None:
+        """DeepsymError unless every process's step returned a loss or none did."""
+        import torch
+
+        flag = torch.tensor([float(has_loss)], device=self.device)
+        count, world = int(distributed.all_sum(flag).item()), self.context.world_size
+        if count not in (0, world):
+            phase = self.phases()[self.phase_index].name
+            raise DeepsymError(
+                f"step {self.phase_step + 1} of phase {phase!r}: {update.step} returned a "
+                f"loss on {count} of {world} processes and none on the others; a step must "
+                "decide whether to update from global values (Trainer.global_sum, "
+                "global_mean) so that every process decides alike")
+
+    # -- data-parallel helpers (identities for one process) ------------------------------
+
+    def global_sum(self, tensor: torch.Tensor) -> torch.Tensor:
+        """``tensor`` summed over the processes, differentiable: a loss built from it on
+        every process gets, after ``sync_gradients``, the one-process gradient."""
+        return distributed.global_sum(tensor) if self.context.distributed else tensor
+
+    def global_mean(self, total: torch.Tensor, count: torch.Tensor | float) -> torch.Tensor:
+        """The mean over the global batch of items whose number differs between processes
+        (real steps under a mask): ``global_sum(total) / global_sum(count)`` in one
+        all-reduce, in float32 at least. ``total``: the sum over this process's items
+        (any shape); ``count``: their number or weight (a number, or a tensor
+        broadcasting against ``total``)."""
+        import torch
+
+        dtype = torch.promote_types(total.dtype, torch.float32)
+        total = total.to(dtype)
+        count = torch.as_tensor(count, dtype=dtype, device=total.device)
+        if not self.context.distributed:
+            return total / count
+        sums = self.global_sum(torch.cat([total.reshape(-1), count.reshape(-1)]))
+        return sums[:total.numel()].view_as(total) / sums[total.numel():].view_as(count)
+
+    def local_rows(self, tensor: torch.Tensor) -> torch.Tensor:
+        """This process's rows of ``tensor`` drawn for the global batch (first dimension
+        ``local batch * world_size``), as the data is sharded: ``noise =
+        self.local_rows(torch.rand(len(real) * self.context.world_size, ...,
+        generator=self.rng, device=self.device))``. Every process draws the same numbers
+        and takes its rows, as one process would draw them for the combined batch."""
+        return distributed.local_rows(tensor, self.context)
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         """Mixed precision for the forward pass when the trainer has a GradScaler:

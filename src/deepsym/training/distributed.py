@@ -14,12 +14,31 @@ working unchanged (several optimizers over parts of one model, steps that skip t
 update, custom methods on the model), at the cost of not overlapping communication with
 the backward pass. Every process draws the same random numbers (same seeds), so rank
 0's checkpoint resumes all of them; only rank 0 writes logs and checkpoints.
+
+The update minimizes the mean over the processes of the losses they return. That is
+the one-process loss on the combined batch when the loss is a mean over items and the
+slices are equal; other steps follow three rules to stay exact (the Trainer methods
+``local_rows``, ``global_sum`` and ``global_mean`` wrap the functions here):
+
+- Draws per item (a GAN's noise): draw for the global batch and keep this rank's rows,
+  ``local_rows(torch.rand(batch * world_size, ..., generator=rng))``; drawing for the
+  local batch would give every process the same fakes.
+- Batch statistics (feature matching's mean features, a masked mean whose count of real
+  steps differs between processes): compute them from ``global_sum``, whose backward
+  pass sums the gradient over the processes. A loss ``F(global_sum(s) / global_sum(n))``
+  is then the same on every process and ``average_gradients`` (dividing by
+  ``world_size`` what the all-reduces summed ``world_size`` times) gives exactly its
+  one-process gradient.
+- Decisions (a step returning no loss to skip its update): decide from global values so
+  every process decides alike; the trainer checks that they agree before the gradient
+  all-reduce and raises a DeepsymError where they do not (rather than deadlocking).
 """
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -128,6 +147,54 @@ def all_sum(values: torch.Tensor) -> torch.Tensor:
     return values
 
 
+def global_sum(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` summed over the processes, differentiably: the gradient of each process's
+    input is the sum of the gradients of every process's output (``tensor`` itself for
+    one process)."""
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_world_size() == 1:
+        return tensor
+    return _global_sum_function().apply(tensor)
+
+
+@functools.cache
+def _global_sum_function() -> type[torch.autograd.Function]:
+    """The autograd function of ``global_sum`` (defined lazily: torch is imported lazily)."""
+    import torch
+    import torch.distributed as dist
+
+    class GlobalSum(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx: Any, tensor: torch.Tensor) -> torch.Tensor:
+            total = tensor.clone(memory_format=torch.contiguous_format)
+            dist.all_reduce(total)
+            return total
+
+        @staticmethod
+        def backward(ctx: Any, grad: torch.Tensor) -> torch.Tensor:
+            total = grad.clone(memory_format=torch.contiguous_format)
+            dist.all_reduce(total)
+            return total
+
+    return GlobalSum
+
+
+def local_rows(tensor: torch.Tensor, context: Context) -> torch.Tensor:
+    """This rank's rows of ``tensor``, drawn for the global batch (first dimension
+    ``batch_size * world_size``): rows ``[rank * batch_size, (rank + 1) * batch_size)``,
+    the items ``shard`` gives this rank."""
+    rows = tensor.shape[0] if tensor.dim() else None
+    if rows is None or rows % context.world_size:
+        raise DeepsymError(f"local_rows: the first dimension ({rows}) is not a multiple of "
+                           f"the {context.world_size} processes; draw batch_size * "
+                           "world_size rows")
+    if not context.distributed:
+        return tensor
+    size = rows // context.world_size
+    return tensor[context.rank * size:(context.rank + 1) * size]
+
+
 def broadcast_module(module: torch.nn.Module) -> None:
     """Give every process rank 0's parameters and buffers."""
     import torch.distributed as dist
@@ -144,4 +211,5 @@ def any_process(flag: bool, device: torch.device) -> bool:
 
 
 __all__ = ["Context", "all_sum", "any_process", "average_gradients", "broadcast_module",
-           "context_from_env", "epoch_order", "shard", "start", "stop"]
+           "context_from_env", "epoch_order", "global_sum", "local_rows", "shard", "start",
+           "stop"]

@@ -220,8 +220,7 @@ class Session:
             option_base=stored.get("options"), model=f"model {spec.name!r}")
         corpus = Corpus.open(corpus_path)
         config = for_corpus(config, corpus)
-        representation = trainer_class.representation(
-            config, manager().representations.get(spec.representation))
+        representation = spec.make_representation(config)
         train_data, collate = trainer_class.dataset(config, corpus, "train", representation,
                                                     seed, transpose=options.transpose)
         _check_data(train_data, corpus, options, context)
@@ -256,6 +255,7 @@ class Session:
         self.total = self._total_steps(phases)
         trainer.total_steps = self.total
         self._restore(trainer)
+        trainer.context = self.context
         if self.context.distributed:
             distributed.broadcast_module(trainer.model)
             trainer.sync_gradients = distributed.average_gradients
