@@ -8,9 +8,12 @@ for plagiarism against the corpus's train split (the ``top`` matches: longest co
 first, then LCS ratio; see :mod:`deepsym.metrics.originality`). :func:`markdown` turns
 the result into a report.
 
-:func:`held_out_loss` measures a trained model instead: its loss per step on the
-held-out pieces, whole (cross-entropy per token, in nats, for the token models), beside
-a uniform guess over the representation's vocabulary (ln of its size).
+:func:`evaluate_run` measures a trained model instead, whatever its kind: a model whose
+Trainer declares a validation loss (``validation_target``) by :func:`held_out_loss`, its
+loss per step on the held-out pieces, whole (cross-entropy per token, in nats, for the
+token models), beside a uniform guess over the representation's vocabulary (ln of its
+size); any other (a GAN) by :func:`held_out_distance`, the distance of pieces it samples
+to the held-out pieces, metric by metric (:mod:`deepsym.metrics.distance`).
 """
 from __future__ import annotations
 
@@ -21,10 +24,12 @@ import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from deepsym.data import Corpus, find_midi_files
 from deepsym.errors import CorpusError, DeepsymError
 from deepsym.fileio import write_atomic
+from deepsym.metrics.distance import SetDistance, set_distance
 from deepsym.metrics.originality import PlagiarismReport, Span, note_sequence, plagiarism
 from deepsym.metrics.summary import aggregate, summarize
 from deepsym.midi import read_midi
@@ -101,9 +106,10 @@ def _held_out(corpus: Corpus) -> tuple[str, Sequence[int]]:
 
 @dataclass(frozen=True)
 class HeldOutLoss:
-    """A trained model's loss on a held-out split: ``loss`` is the mean over every real
-    step of every piece (pieces whole, untransposed), ``uniform`` = ln(vocab_size) for
-    a token representation (None otherwise)."""
+    """A trained model's loss on a held-out split: ``loss`` is the mean of its Trainer's
+    ``validation_target`` over every real step of every piece (pieces whole,
+    untransposed), ``uniform`` = ln(vocab_size) for a token representation (None
+    otherwise)."""
 
     run: str
     model: str
@@ -114,6 +120,61 @@ class HeldOutLoss:
     loss: float
     vocab_size: int | None
     uniform: float | None
+    target: str = "loss"     # the validation scalar measured
+
+
+@dataclass(frozen=True)
+class HeldOutDistance:
+    """How far pieces sampled from a trained model lie from a held-out split, metric by
+    metric (see :mod:`deepsym.metrics.distance`): both sets measured over their first
+    ``seconds``."""
+
+    run: str
+    model: str
+    step: int                # the checkpoint's training step
+    split: str
+    held_out_pieces: int
+    pieces: int              # pieces sampled
+    seconds: float           # the length of every sampled piece, and where held-out ones are cut
+    seed: int
+    distance: SetDistance
+    #: metrics that raised or gave no number on some piece (NaN there): name -> why
+    metric_failures: dict[str, str] = dataclasses.field(default_factory=dict)
+
+
+#: what ``evaluate_run`` can measure; "auto": the loss when the model declares one
+MEASURES = ("auto", "loss", "distance")
+#: sampled pieces at most by default: enough for a mean and a histogram, quick to draw
+MAX_PIECES = 32
+#: default length cap in seconds: the per-piece metrics need a few phrases, not a whole
+#: symphony, and sampling time grows with the length
+MAX_SECONDS = 60.0
+
+
+def evaluate_run(run: str | os.PathLike, corpus: str | os.PathLike | Corpus,
+                 split: str | None = None, *, measure: str = "auto",
+                 pieces: int | None = None, seconds: float | None = None, seed: int = 0,
+                 device: str = "cpu") -> HeldOutLoss | HeldOutDistance:
+    """The model of ``run`` against ``split`` of ``corpus`` (default: test, or valid when
+    test is empty), by ``measure``: "loss" (:func:`held_out_loss`), "distance"
+    (:func:`held_out_distance`; ``pieces``, ``seconds`` and ``seed`` are its), or "auto":
+    the loss when the model's Trainer names a ``validation_target`` (a likelihood model,
+    say Char-RNN), else the distance (a GAN, say C-RNN-GAN, whose validation values mean
+    nothing as a loss)."""
+    from deepsym.training.checkpoint import load_trained
+
+    if measure not in MEASURES:
+        raise DeepsymError(f"unknown measure {measure!r}; choose one of {', '.join(MEASURES)}")
+    _check_sampling(pieces, seconds, seed)
+    corpus = corpus if isinstance(corpus, Corpus) else Corpus.open(corpus)
+    split, indices = _chosen_split(corpus, split)
+    trained = load_trained(run, device)
+    if measure == "auto":
+        measure = "distance" if trained.spec.trainer_class().validation_target is None \
+            else "loss"
+    if measure == "loss":
+        return _loss(trained, run, corpus, split, indices)
+    return _distance(trained, run, corpus, split, indices, pieces, seconds, seed, device)
 
 
 def held_out_loss(run: str | os.PathLike, corpus: str | os.PathLike | Corpus,
@@ -122,43 +183,128 @@ def held_out_loss(run: str | os.PathLike, corpus: str | os.PathLike | Corpus,
     of ``corpus`` (default: test, or valid when test is empty).
 
     Each piece is one batch: its whole encoding, as the model's own dataset and collate
-    make it with crops longer than any piece, scored by its Trainer's
-    ``validation_loss`` (a mean over the piece's real steps, weighted here by their
-    number: ``loss = sum over pieces of mean loss x steps / all steps``).
+    make it with crops longer than any piece, scored by its Trainer's ``validation``
+    scalar named ``validation_target`` (a mean over the piece's real steps, weighted
+    here by their number, ``batch["mask"]``'s count, or 1 for a batch without a mask:
+    ``loss = sum over pieces of mean loss x steps / all steps``). A model without a
+    ``validation_target`` has no loss to measure: DeepsymError (see
+    :func:`held_out_distance`).
     """
-    import dataclasses
+    from deepsym.training.checkpoint import load_trained
 
+    corpus = corpus if isinstance(corpus, Corpus) else Corpus.open(corpus)
+    split, indices = _chosen_split(corpus, split)
+    return _loss(load_trained(run, device), run, corpus, split, indices)
+
+
+def held_out_distance(run: str | os.PathLike, corpus: str | os.PathLike | Corpus,
+                      split: str | None = None, *, pieces: int | None = None,
+                      seconds: float | None = None, seed: int = 0,
+                      device: str = "cpu") -> HeldOutDistance:
+    """The distance of pieces sampled from the model of ``run`` to ``split`` of ``corpus``
+    (default: test, or valid when test is empty), for any model.
+
+    ``pieces`` (default: as many as the split has, at most ``MAX_PIECES``) are drawn with
+    ``seed`` by the run's own Sampler, each ``seconds`` long (default: the split's median
+    duration, at most ``MAX_SECONDS``); every held-out piece is cut to the same
+    ``seconds``, so both sets are measured over the same span. Every registered metric
+    is measured on both, and :func:`deepsym.metrics.distance.set_distance` compares them:
+    per metric the standardized mean difference ``|mean_gen - mean_held| / std_held``
+    and the histogram non-overlap ``1 - OA`` (Yang & Lerch 2020), and their means over
+    the metrics.
+    """
+    from deepsym.training.checkpoint import load_trained
+
+    _check_sampling(pieces, seconds, seed)
+    corpus = corpus if isinstance(corpus, Corpus) else Corpus.open(corpus)
+    split, indices = _chosen_split(corpus, split)
+    return _distance(load_trained(run, device), run, corpus, split, indices, pieces,
+                     seconds, seed, device)
+
+
+def _check_sampling(pieces: int | None, seconds: float | None, seed: int) -> None:
+    """DeepsymError for a sampling option out of range, before anything is loaded."""
+    from deepsym.training.options import check_seed
+
+    check_seed(seed)
+    if pieces is not None and pieces < 1:
+        raise DeepsymError(f"pieces must be at least 1, not {pieces}")
+    if seconds is not None and not (seconds > 0 and math.isfinite(seconds)):
+        raise DeepsymError(f"a length in seconds must be positive and finite, not {seconds}")
+
+
+def _chosen_split(corpus: Corpus, split: str | None) -> tuple[str, Sequence[int]]:
+    """``split`` and its pieces (CorpusError when it is empty), or the held-out split."""
+    if split is None:
+        return _held_out(corpus)
+    indices = corpus.split(split)
+    if not len(indices):
+        raise CorpusError(f"{corpus.path}: the {split} split is empty")
+    return split, indices
+
+
+def _loss(trained: Any, run: str | os.PathLike, corpus: Corpus, split: str,
+          indices: Sequence[int]) -> HeldOutLoss:
+    """``held_out_loss`` of a loaded model."""
     import torch
 
     from deepsym.sampling.run import trained_representation
     from deepsym.training.base import to_device
-    from deepsym.training.checkpoint import load_trained
 
-    corpus = corpus if isinstance(corpus, Corpus) else Corpus.open(corpus)
-    split, pieces = (split, corpus.split(split)) if split is not None else _held_out(corpus)
-    trained = load_trained(run, device)
+    trainer_class = trained.spec.trainer_class()
+    target = trainer_class.validation_target
+    if target is None:
+        raise DeepsymError(f"model {trained.name!r} declares no validation loss (its "
+                           "trainer's validation_target is None); measure its distance to "
+                           "the held-out pieces instead")
     representation = trained_representation(trained.spec, trained.config)
-    trainer = trained.spec.trainer_class()(trained.model, trained.config,
-                                           device=str(trained.device))
+    trainer = trainer_class(trained.model, trained.config, device=str(trained.device))
     whole = dataclasses.replace(trained.config, sequence_length=2**31 - 2) \
         if hasattr(trained.config, "sequence_length") else trained.config
-    data, collate = trained.spec.trainer_class().dataset(whole, corpus, split, representation,
-                                                         0)
+    data, collate = trainer_class.dataset(whole, corpus, split, representation, 0)
     total, steps = 0.0, 0
     trainer.model.eval()
     with torch.no_grad():
         for k in range(len(data)):
             batch = to_device(collate([data[k]]), trainer.device)
-            loss = trainer.validation_loss(batch)
-            if loss is None:
-                raise DeepsymError(f"model {trained.name!r} has no validation loss to measure")
-            count = int(batch["mask"].sum())
-            total += float(loss) * count
+            values = trainer.validation(batch) or {}
+            if target not in values:
+                raise DeepsymError(f"model {trained.name!r}: its validation gives no "
+                                   f"{target!r} (it gives: {', '.join(values) or 'nothing'})")
+            count = int(batch["mask"].sum()) if isinstance(batch, Mapping) and \
+                "mask" in batch else 1
+            total += float(values[target]) * count
             steps += count
     vocab = representation.spec.vocab_size
-    return HeldOutLoss(str(run), trained.name, trained.step, split, len(pieces), steps,
+    return HeldOutLoss(str(run), trained.name, trained.step, split, len(indices), steps,
                        total / steps if steps else math.nan, vocab,
-                       math.log(vocab) if vocab else None)
+                       math.log(vocab) if vocab else None, target)
+
+
+def _distance(trained: Any, run: str | os.PathLike, corpus: Corpus, split: str,
+              indices: Sequence[int], pieces: int | None, seconds: float | None, seed: int,
+              device: str) -> HeldOutDistance:
+    """``held_out_distance`` of a loaded model (the sampler loads the run again)."""
+    import numpy as np
+
+    from deepsym.sampling.run import load_sampler
+
+    count = min(len(indices), MAX_PIECES) if pieces is None else pieces
+    if seconds is None:
+        seconds = min(float(np.median([corpus.pieces[i].duration for i in indices])),
+                      MAX_SECONDS)
+        if not seconds > 0:
+            raise CorpusError(f"{corpus.path}: the pieces of the {split} split last 0 "
+                              "seconds (median); give the length to sample")
+    # load_trained has already warned about an unreadable best checkpoint, if any
+    sampler = load_sampler(run, seed=seed, device=device, warn=lambda _: None)
+    failures: dict[str, str] = {}
+    generated = [summarize(score, failures)
+                 for score in sampler.pieces(count, seconds=seconds)]
+    reference = [summarize(corpus.score(i).slice_seconds(0, seconds), failures)
+                 for i in indices]
+    return HeldOutDistance(str(run), trained.name, trained.step, split, len(indices), count,
+                           seconds, seed, set_distance(generated, reference), failures)
 
 
 # -- the report ----------------------------------------------------------------------------
@@ -166,7 +312,7 @@ def held_out_loss(run: str | os.PathLike, corpus: str | os.PathLike | Corpus,
 def metric_rows(evaluation: Evaluation) -> list[tuple[str, str, str]]:
     """(metric, generated "mean ± std", held-out "mean ± std") for every metric measured,
     in the registry's order."""
-    return [(name, _stat(stats), _stat(evaluation.held_out[name]))
+    return [(name, stat_text(stats), stat_text(evaluation.held_out[name]))
             for name, stats in evaluation.generated.items()]
 
 
@@ -225,7 +371,8 @@ def write_report(evaluation: Evaluation, path: str | os.PathLike, **options) -> 
     return write_atomic(path, markdown(evaluation, **options).encode("utf-8"))
 
 
-def _stat(value: tuple[float, float, int]) -> str:
+def stat_text(value: tuple[float, float, int]) -> str:
+    """``mean ± std`` to three significant figures; "-" where undefined."""
     mean, std, _ = value
     return "-" if math.isnan(mean) else f"{_number(mean)} ± {_number(std)}"
 
@@ -250,5 +397,6 @@ def _relative(target: str | os.PathLike, base: str | os.PathLike | None) -> str:
     return os.path.relpath(Path(target).resolve(), Path(base).resolve())
 
 
-__all__ = ["Evaluation", "HeldOutLoss", "evaluate", "held_out_loss", "markdown", "metric_rows",
-           "write_report"]
+__all__ = ["MEASURES", "Evaluation", "HeldOutDistance", "HeldOutLoss", "evaluate",
+           "evaluate_run", "held_out_distance", "held_out_loss", "markdown", "metric_rows",
+           "stat_text", "write_report"]
