@@ -7,9 +7,8 @@ from collections.abc import Iterator
 import numpy as np
 import torch
 
-from deepsym.errors import DeepsymError
 from deepsym.representations.notes4 import PITCH_SCALE, TIME_SCALE, VELOCITY_SCALE
-from deepsym.sampling import Sampler
+from deepsym.sampling import Option, Sampler
 from deepsym.score import Score
 
 # the step cap of a piece in seconds: a step is a note, and 32 a second is a dense run
@@ -20,13 +19,19 @@ class SequenceSampler(Sampler):
     """All ``steps`` notes of ``n`` pieces in one draw (one chunk): the generator runs
     free from U[0, 1) noise drawn from the sampler's seed. A primer's notes are read
     first (teacher forcing) and the pieces continue from the state after them. The
-    noise is the generator's only randomness: temperature, top-k, top-p, conditions
-    and a polyphony limit do not apply to it, and asking for one is an error (not a
-    silent no-op)."""
+    noise is the generator's only randomness: it follows none of the generic controls
+    (temperature, top-k, ...; asking for one is an error, not a silent no-op), and its
+    one option, ``noise_scale``, narrows the noise."""
+
+    follows = frozenset()
+    declared_options = (
+        Option("noise_scale", float, 1.0, "shrinks the U[0,1) noise toward 0.5 by this "
+               "factor: 1 = the noise trained on, 0 = always the middle (one piece per "
+               "primer, whatever the seed)", low=0.0, high=1.0),
+    )
 
     def chunks(self, n: int, steps: int, primer: Score | None = None
                ) -> Iterator[np.ndarray]:
-        self.check_controls()
         generator = self.model.generator
         with torch.no_grad():
             events = self.primer_events(primer)
@@ -39,21 +44,13 @@ class SequenceSampler(Sampler):
             notes, _ = generator(self.noise(n, steps), previous, state)
         yield self.playable(notes.cpu().numpy())
 
-    def check_controls(self) -> None:
-        """DeepsymError naming the controls set that this sampler cannot follow."""
-        c = self.controls
-        unsupported = [name for name, unset in (
-            ("temperature", c.temperature == 1.0), ("top-k", c.top_k is None),
-            ("top-p", c.top_p is None), ("conditions", not c.conditions),
-            ("max-polyphony", c.max_polyphony is None)) if not unset]
-        if unsupported:
-            raise DeepsymError(
-                f"c-rnn-gan draws continuous notes from noise; it cannot follow "
-                f"{', '.join(unsupported)} (vary the seed instead)")
-
     def noise(self, n: int, steps: int) -> torch.Tensor:
-        return torch.rand(n, steps, self.model.generator.noise_size, generator=self.rng,
-                          device=self.device)
+        """U[0, 1) noise ``(n, steps, noise size)`` from the seed, shrunk toward 0.5 by
+        the ``noise_scale`` option (the draws are the same whatever the scale)."""
+        noise = torch.rand(n, steps, self.model.generator.noise_size, generator=self.rng,
+                           device=self.device)
+        scale = self.options["noise_scale"]
+        return noise if scale == 1 else 0.5 + (noise - 0.5) * scale
 
     def playable(self, notes: np.ndarray) -> np.ndarray:
         """``notes`` ``(n, steps, 4)`` within what a MIDI note can be: times not negative,

@@ -14,7 +14,6 @@ from torch.nn import functional as F
 from torch.utils.checkpoint import checkpoint
 
 from deepsym.errors import DeepsymError
-from deepsym.representations.base import Representation
 from deepsym.training import Phase, Trainer, Update
 
 
@@ -25,12 +24,6 @@ class RNNTrainer(Trainer):
 
     def phases(self) -> list[Phase]:
         return [Phase("mle", None, (Update("mle_step", "model"),))]
-
-    @classmethod
-    def representation(cls, config: Any, representation: type[Representation]
-                       ) -> Representation:
-        """The config's representation, with its options and condition features."""
-        return config.make_representation()
 
     @property
     def network(self) -> torch.nn.Module:

@@ -258,7 +258,7 @@ def train(name: str, corpus: Corpus, steps: int, transpose=(0, 0), **fields):
     spec, config, model = build(name, hidden=64, embedding=16, sequence_length=64,
                                 batch_size=8, learning_rate=1e-2, **fields)
     trainer_class = spec.trainer_class()
-    representation = trainer_class.representation(config, None)
+    representation = spec.make_representation(config)
     loader = make_loader(corpus, representation, "train", length=65, batch_size=8, seed=0,
                          transpose=transpose)
     trainer = trainer_class(model, config, seed=0)

@@ -43,8 +43,9 @@ def sampler(name: str, controls: Controls | None = None, seed: int = 0, **option
     config = from_dict(spec.config_class(), {**TINY, **FIELDS[name]})
     torch.manual_seed(0)
     model = spec.build(config)
-    representation = spec.trainer_class().representation(config, None)
-    return spec.sampler_class()(model, representation, controls, seed=seed, **options)
+    representation = spec.make_representation(config)
+    return spec.sampler_class()(model, representation, controls, seed=seed, name=name,
+                                **options)
 
 
 def frequencies(picks: torch.Tensor, choices: int = 4) -> torch.Tensor:
@@ -264,8 +265,21 @@ def test_a_primer_sets_the_default_conditions(chorale):
 
 def test_unconditional_models_refuse_conditions():
     s = sampler("char-rnn", Controls(conditions=requested(key="C major")))
-    with pytest.raises(DeepsymError, match="does not read condition 'pitch_classes'"):
+    with pytest.raises(DeepsymError, match="model 'char-rnn' was trained without "
+                                           "conditions, so pitch_classes cannot steer it"):
         list(s.stream(2))
+
+
+def test_a_conditional_model_refuses_the_features_it_does_not_read():
+    spec = manager().models.get("char-rnn-conditional")
+    config = from_dict(spec.config_class(), {**TINY, **BEAT_EVENTS,
+                                             "conditions": ["mean_pitch"]})
+    s = spec.sampler_class()(spec.build(config), spec.make_representation(config),
+                             Controls(conditions=requested(key="C major", pitch="low")),
+                             name=spec.name)
+    with pytest.raises(DeepsymError, match="model 'char-rnn-conditional' reads only the "
+                                           "conditions mean_pitch; pitch_classes cannot"):
+        s.sample(1, 2)
 
 
 @pytest.mark.parametrize("name", ["char-rnn", "char-rnn-duration", "pianoroll-rnn"])
@@ -357,16 +371,15 @@ def test_sample_with_conditions_primer_seconds_and_plot(runs, tmp_path, chorale)
 
 
 @pytest.mark.parametrize("options, message", [
-    (["--temperature", "0"], "--temperature must be > 0, not 0.0"),
-    (["--temperature", "-1"], "--temperature must be > 0"),
-    (["--top-p", "0"], "--top-p must be in"),
+    (["--temperature", "-1"], "temperature must be >= 0 and finite, not -1.0"),
+    (["--top-p", "0"], "top_p must be in (0, 1], not 0.0"),
     (["--key", "H major"], "unknown key 'H major'"),
     (["--key", "A mnor"], "did you mean 'A minor'"),
     (["--pitch", "loud"], "pitch must be 'high', 'low' or a MIDI pitch"),
     (["--primer", "PYPROJECT"], "not a Standard MIDI File"),
     (["--primer", "MISSING"], "cannot read"),
     (["--key", "C major"], "trained without conditions"),
-], ids=["temperature-0", "temperature-negative", "top-p", "key", "key-typo", "pitch",
+], ids=["temperature-negative", "top-p", "key", "key-typo", "pitch",
         "primer-not-midi", "primer-missing", "unconditional"])
 def test_bad_input_is_one_line_and_writes_nothing(runs, tmp_path, capsys, options, message):
     options = [{"PYPROJECT": str(tmp_path / "notes.txt"),
@@ -376,6 +389,16 @@ def test_bad_input_is_one_line_and_writes_nothing(runs, tmp_path, capsys, option
     err = capsys.readouterr().err
     assert code == 1 and message in err and len(err.strip().splitlines()) == 1, err
     assert not out.exists()
+
+
+def test_temperature_zero_is_greedy_on_the_command_line_as_in_the_library(runs, tmp_path):
+    zero, out = sample_cli(tmp_path / "zero", runs["char-rnn"], "-n", "2", "--length",
+                           "16tokens", "--temperature", "0", "--seed", "1")
+    greedy, out2 = sample_cli(tmp_path / "greedy", runs["char-rnn"], "-n", "2", "--length",
+                              "16tokens", "--greedy", "--seed", "2")
+    assert zero == greedy == 0
+    assert [f.read_bytes() for f in sorted(out.glob("*.mid"))] == \
+        [f.read_bytes() for f in sorted(out2.glob("*.mid"))]
 
 
 def test_a_folder_that_is_not_a_run_is_refused(tmp_path, capsys):
@@ -423,8 +446,8 @@ def test_sampled_events_never_end_a_silent_note(chorale):
 
 
 @pytest.mark.parametrize("options, message", [
-    (["--temperature", "inf"], "--temperature must be a finite number, not inf"),
-    (["--temperature", "nan"], "--temperature must be > 0, not nan"),
+    (["--temperature", "inf"], "temperature must be >= 0 and finite, not inf"),
+    (["--temperature", "nan"], "temperature must be >= 0 and finite, not nan"),
     (["--device", "potato"], "unknown device 'potato'; use cpu, cuda, cuda:N or mps"),
     (["--device", "cuda"], "device 'cuda': CUDA is not available here"),
     (["--seed", "-1"], f"--seed must be a whole number from 0 to {2**64 - 1}, not -1"),

@@ -14,9 +14,12 @@ import json
 import types
 import typing
 from dataclasses import dataclass
-from typing import Any, TypeVar, Union
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from deepsym.errors import ConfigError, MissingExtraError
+
+if TYPE_CHECKING:
+    from deepsym.representations.base import Representation
 
 C = TypeVar("C")
 
@@ -38,6 +41,12 @@ class ModelSpec:
     a ``"module:attribute"`` string. ``representation``: the registered name of the
     representation the model consumes. ``extra``: the deepsym extra that installs
     ``requires`` (module names), shown as ``pip install 'deepsym[extra]'``.
+
+    ``make_representation(config)`` is the one place that decides the representation a
+    model reads, for training, sampling and evaluation alike: the registered class with
+    its defaults, unless the config customizes it with a method
+    ``make_representation() -> Representation`` (options from config fields, condition
+    features, another registered class such as REMI for a notated corpus).
     """
 
     name: str
@@ -79,6 +88,23 @@ class ModelSpec:
             raise ConfigError(f"model {self.name!r} takes a {cls.__name__}, "
                               f"not a {type(config).__name__}")
         return self._load("module")(config)
+
+    def make_representation(self, config: Any = None) -> Representation:
+        """The representation a model of this spec with ``config`` (default: the config
+        class's defaults) reads: ``config.make_representation()`` when the config has
+        that method, else the registered ``representation`` class with its defaults."""
+        from deepsym.plugins import manager
+        from deepsym.representations.base import Representation
+
+        config = self.config_class()() if config is None else config
+        hook = getattr(config, "make_representation", None)
+        made = hook() if hook is not None else \
+            manager().representations.get(self.representation)()
+        if not isinstance(made, Representation):
+            raise ConfigError(f"model {self.name!r}: {type(config).__name__}."
+                              f"make_representation() returned {type(made).__name__}, "
+                              "not a Representation")
+        return made
 
     def trainer_class(self) -> type:
         return self._load("trainer")

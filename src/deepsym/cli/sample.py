@@ -1,4 +1,10 @@
-"""``deepsym sample RUN -n 4 -o DIR``: new pieces from a trained run, as MIDI files."""
+"""``deepsym sample RUN -n 4 -o DIR``: new pieces from a trained run, as MIDI files.
+
+Thin: the controls, the model's own options (``--opt NAME=VALUE``) and what the model
+follows are checked by the sampling layer (``Controls.check``,
+``Sampler.check_controls``, the sampler's ``declared_options``); their DeepsymErrors
+become the CLI's one error line. ``--help-model`` prints ``Sampler.describe()``.
+"""
 from __future__ import annotations
 
 import argparse
@@ -29,7 +35,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                     "with --plot; each is written as soon as its batch is drawn. A "
                     "conditional model can be steered with --key, --pitch and --density; "
                     "features not given come from the primer, else from the mean of the "
-                    "training pieces.")
+                    "training pieces. A model may have options of its own (--opt "
+                    "NAME=VALUE); --help-model lists them and the controls it follows.")
     parser.add_argument("run_dir", type=Path, metavar="RUN",
                         help="the folder 'deepsym train' wrote (or a checkpoint file)")
     parser.add_argument("-n", "--count", type=_positive_int, default=4, metavar="N",
@@ -39,7 +46,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="'30s': pieces of 30 seconds (the primer included), or "
                              "'512tokens': 512 new representation steps (default: 30s)")
     parser.add_argument("--temperature", type=float, default=1.0, metavar="T",
-                        help="divides the logits; must be > 0 (default: 1; see --greedy)")
+                        help="divides the logits; >= 0, 0 is --greedy (default: 1)")
     parser.add_argument("--greedy", action="store_true",
                         help="always take the most likely choice (overrides --temperature)")
     parser.add_argument("--top-k", type=_positive_int, metavar="K",
@@ -59,10 +66,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="continue this MIDI file (each piece begins with its notes)")
     parser.add_argument("--plot", action="store_true",
                         help="also write a piano-roll PNG per piece (needs matplotlib)")
+    parser.add_argument("--opt", action="append", default=[], metavar="NAME=VALUE",
+                        help="one of the model's own sampling options (repeatable; "
+                             "--help-model lists them)")
+    parser.add_argument("--help-model", action="store_true",
+                        help="list the model's own options and the controls it follows, "
+                             "then exit without sampling")
     parser.add_argument("--device", default=None,
                         help="torch device (default: cuda when available, else cpu)")
-    parser.add_argument("-o", "--output", type=Path, required=True, metavar="DIR",
-                        help="folder for the pieces (created if missing)")
+    parser.add_argument("-o", "--output", type=Path, metavar="DIR",
+                        help="folder for the pieces (created if missing; required unless "
+                             "--help-model)")
     parser.set_defaults(run=run)
 
 
@@ -71,16 +85,22 @@ def run(args: argparse.Namespace) -> int:
     from deepsym.sampling import Controls
     from deepsym.sampling.conditions import requested
 
-    _check_controls(args)
+    if args.help_model:
+        print(_sampler(args, None, {}).describe())
+        return 0
+    if args.output is None:
+        raise DeepsymError("name the folder for the pieces: -o DIR")
     conditions = requested(args.key, args.pitch, args.density)
     primer = read_midi(args.primer) if args.primer is not None else None
     if args.plot:
         from deepsym.plot import require_matplotlib
 
         require_matplotlib()
-    sampler = _sampler(args, Controls(0.0 if args.greedy else args.temperature,
-                                      args.top_k, args.top_p, conditions,
-                                      args.max_polyphony))
+    controls = Controls(0.0 if args.greedy else args.temperature, args.top_k, args.top_p,
+                        conditions, args.max_polyphony)
+    controls.check()  # before the run is loaded
+    sampler = _sampler(args, controls, parse_opts(args.opt))
+    sampler.check_controls()  # before anything is drawn or written
     unit, amount = args.length
     length = {"seconds": amount} if unit == "seconds" else {"steps": int(amount)}
     short = _write_all(sampler.pieces(args.count, primer=primer, with_primer=True, **length),
@@ -89,17 +109,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"deepsym: warning: the model stopped advancing time; the shortest piece "
               f"lasts {short:.1f} s of the {amount:g} s asked for", file=sys.stderr)
     return 0
-
-
-def _check_controls(args: argparse.Namespace) -> None:
-    """DeepsymError unless the temperature and top-p can steer a draw."""
-    if not args.greedy and not args.temperature > 0:
-        raise DeepsymError(f"--temperature must be > 0, not {args.temperature} "
-                           "(use --greedy for always the most likely choice)")
-    if not args.greedy and not math.isfinite(args.temperature):
-        raise DeepsymError(f"--temperature must be a finite number, not {args.temperature}")
-    if args.top_p is not None and not 0 < args.top_p <= 1:
-        raise DeepsymError(f"--top-p must be in (0, 1], not {args.top_p}")
 
 
 def _write_all(pieces: Iterator[Score], args: argparse.Namespace) -> float:
@@ -137,24 +146,30 @@ def _write(path: Path, write: Callable[[], object]) -> None:
     print(path, flush=True)
 
 
-def _sampler(args: argparse.Namespace, controls: Controls) -> Sampler:
-    """The run's sampler, checked against the conditions asked for."""
+def _sampler(args: argparse.Namespace, controls: Controls | None,
+             options: dict[str, str]) -> Sampler:
+    """The run's sampler with ``controls`` and the model's own ``options``."""
     from deepsym.sampling.run import load_sampler
 
-    sampler = load_sampler(args.run_dir, controls, seed=args.seed, device=args.device,
-                           warn=lambda text: print(f"deepsym: warning: {text}",
-                                                   file=sys.stderr))
-    reads = sampler.representation.conditions
-    asked = sorted(controls.conditions)
-    if asked and not reads:
-        raise DeepsymError(f"the model of {args.run_dir} was trained without conditions, "
-                           f"so {_options(asked)} cannot steer it (train a conditional "
-                           "model, e.g. char-rnn-conditional)")
-    missing = [c for c in asked if c not in reads]
-    if missing:
-        raise DeepsymError(f"the model of {args.run_dir} reads only {', '.join(reads)}; "
-                           f"{_options(missing)} cannot steer it")
-    return sampler
+    return load_sampler(args.run_dir, controls, seed=args.seed, device=args.device,
+                        options=options,
+                        warn=lambda text: print(f"deepsym: warning: {text}",
+                                                file=sys.stderr))
+
+
+def parse_opts(items: list[str]) -> dict[str, str]:
+    """``["noise_scale=0.5"]`` -> ``{"noise_scale": "0.5"}``: the ``--opt`` values as
+    text, for the sampler to parse and check against its declaration."""
+    options: dict[str, str] = {}
+    for item in items:
+        name, equals, value = item.partition("=")
+        name = name.strip()
+        if not equals or not name:
+            raise DeepsymError(f"--opt takes NAME=VALUE, not {item!r}")
+        if name in options:
+            raise DeepsymError(f"--opt {name} is given twice")
+        options[name] = value
+    return options
 
 
 def parse_length(text: str) -> tuple[str, float]:
@@ -173,11 +188,6 @@ def parse_length(text: str) -> tuple[str, float]:
     if not amount > 0:
         raise argparse.ArgumentTypeError(f"a length in seconds must be > 0, not {text!r}")
     return "seconds", amount
-
-
-def _options(names: list[str]) -> str:
-    flags = {"pitch_classes": "--key", "mean_pitch": "--pitch", "density": "--density"}
-    return ", ".join(flags[n] for n in names)
 
 
 def _make_folder(folder: Path) -> None:

@@ -11,6 +11,15 @@ enough, and a model that stops advancing time is cut at ``Sampler.step_cap``);
 ``pieces`` yields any number of them a batch at a time, so that memory does not grow
 with the number.
 
+What a sampler can be steered by is declared, never silently ignored: ``follows``
+names the generic controls (``Controls``' fields) a sampler class obeys, and
+``declared_options`` its model-specific options (``deepsym.sampling.options``), given
+as ``options`` when it is made. The checks live here, once, for the Python API and the
+command line alike: ``Controls.check`` (each value in range), ``Sampler.check_controls``
+(also: only controls the model follows, only condition features it reads), run before
+every draw since the controls may change; options are checked when the sampler is
+made. ``describe`` says all of this about one model (``deepsym sample --help-model``).
+
 ``IncrementalSampler`` serves every model that keeps a running state (RNNs): each new
 step costs one model step, never a recomputation of the prefix. torch is imported
 lazily.
@@ -19,15 +28,16 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from deepsym.errors import DeepsymError
 from deepsym.representations.base import Grammar, Representation
+from deepsym.sampling.options import Option, parse_options
 from deepsym.score import Score
 from deepsym.training.options import check_seed
 
@@ -62,6 +72,29 @@ class Controls:
     conditions: dict[str, np.ndarray] = field(default_factory=dict)
     max_polyphony: int | None = None
 
+    def check(self) -> None:
+        """DeepsymError naming the first control whose value cannot steer a draw."""
+        if not 0 <= self.temperature < math.inf:
+            raise DeepsymError(f"temperature must be >= 0 and finite, not "
+                               f"{self.temperature}")
+        if self.top_k is not None and self.top_k < 1:
+            raise DeepsymError(f"top_k must be at least 1, not {self.top_k}")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise DeepsymError(f"top_p must be in (0, 1], not {self.top_p}")
+        if self.max_polyphony is not None and self.max_polyphony < 1:
+            raise DeepsymError(f"max_polyphony must be at least 1, not {self.max_polyphony}")
+
+    def changed(self) -> list[str]:
+        """The names of the controls that differ from their defaults (steer something)."""
+        default = Controls()
+        return [f.name for f in fields(self) if getattr(self, f.name) != getattr(default,
+                                                                               f.name)]
+
+
+CONTROLS = {"temperature": "temperature", "top_k": "top-k", "top_p": "top-p",
+            "conditions": "conditions", "max_polyphony": "max-polyphony"}
+"""The generic controls (``Controls``' fields) and their names in messages."""
+
 
 class Sampler:
     """Base class of every sampler. A subclass implements one of two methods:
@@ -74,20 +107,91 @@ class Sampler:
 
     Everything else (``generate``, ``sample``, ``sample_seconds``, ``pieces``) is built on
     ``chunks`` and is lazy: a consumer holds the first steps after the first draws.
+
+    A subclass declares what steers it: ``follows``, the generic controls it obeys
+    (default: all; conditions only where the representation reads them, a polyphony
+    limit only where it has a grammar), and ``declared_options``, its own options
+    (default: none), whose values, checked, are ``self.options[name]``. ``name`` is the
+    model's registered name, for messages.
     """
 
+    follows: ClassVar[frozenset[str]] = frozenset(CONTROLS)
+    declared_options: ClassVar[tuple[Option, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """TypeError for a declaration that names an unknown control or an option twice."""
+        super().__init_subclass__(**kwargs)
+        unknown = sorted(set(cls.follows) - set(CONTROLS))
+        if unknown:
+            raise TypeError(f"{cls.__name__}.follows: unknown control {unknown[0]!r}; "
+                            f"controls are: {', '.join(CONTROLS)}")
+        names = [option.name for option in cls.declared_options]
+        if len(set(names)) < len(names):
+            raise TypeError(f"{cls.__name__}.declared_options: a name given twice in "
+                            f"{', '.join(names)}")
+
     def __init__(self, model: torch.nn.Module, representation: Representation,
-                 controls: Controls | None = None, *, seed: int = 0,
-                 device: str = "cpu") -> None:
+                 controls: Controls | None = None, *, seed: int = 0, device: str = "cpu",
+                 options: Mapping[str, Any] | None = None, name: str | None = None) -> None:
         import torch
 
         if type(self).stream is Sampler.stream and type(self).chunks is Sampler.chunks:
             raise TypeError(f"{type(self).__name__} must implement stream or chunks")
+        self.name = name or type(self).__name__
+        self.options = parse_options(self.declared_options, options, self.name)
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.representation = representation
         self.controls = controls if controls is not None else Controls()
         self.rng = torch.Generator(device=self.device).manual_seed(check_seed(seed))
+
+    def followed_controls(self) -> list[str]:
+        """The generic controls this model follows, in ``CONTROLS``' order."""
+        followed = [c for c in CONTROLS if c in self.follows]
+        if not self.representation.conditions:
+            followed = [c for c in followed if c != "conditions"]
+        if "max_polyphony" in followed and self.representation.grammar(1) is None:
+            followed.remove("max_polyphony")
+        return followed
+
+    def check_controls(self) -> None:
+        """DeepsymError unless ``self.controls`` can steer this model: each value in range
+        (``Controls.check``), only controls it follows, only condition features its
+        representation reads."""
+        self.controls.check()
+        reads, asked = self.representation.conditions, sorted(self.controls.conditions)
+        if asked and "conditions" in self.follows and not reads:
+            raise DeepsymError(f"model {self.name!r} was trained without conditions, so "
+                               f"{', '.join(asked)} cannot steer it (train a conditional "
+                               "model)")
+        unread = [c for c in asked if c not in reads]
+        if unread and reads:
+            raise DeepsymError(f"model {self.name!r} reads only the conditions "
+                               f"{', '.join(reads)}; {', '.join(unread)} cannot steer it")
+        followed = self.followed_controls()
+        refused = [CONTROLS[c] for c in self.controls.changed() if c not in followed]
+        if refused:
+            follows = ", ".join(CONTROLS[c] for c in followed) or "none of the generic " \
+                "controls (vary the seed instead)"
+            raise DeepsymError(f"model {self.name!r} cannot follow {', '.join(refused)}; "
+                               f"it follows {follows}")
+
+    def describe(self) -> str:
+        """What steers this model, as ``deepsym sample --help-model`` shows it: the
+        generic controls it follows and its own options (name, type, default, help)."""
+        followed = [CONTROLS[c] + (f" ({', '.join(self.representation.conditions)})"
+                                   if c == "conditions" else "")
+                    for c in self.followed_controls()]
+        lines = [f"model {self.name!r} (sampler {type(self).__name__})",
+                 "generic controls: " + (", ".join(followed) or
+                                         "none (vary the seed instead)")]
+        if not self.declared_options:
+            return "\n".join([*lines, "no model-specific options"])
+        lines.append("model-specific options:")
+        for option in self.declared_options:
+            lines.append(f"  {option.name} ({option.kind}, default {option.default!r})")
+            lines.append(f"      {option.help}")
+        return "\n".join(lines)
 
     def stream(self, steps: int, primer: Score | None = None) -> Iterator[Any]:
         """Yield ``steps`` new events (representation steps), continuing ``primer``."""
@@ -106,8 +210,9 @@ class Sampler:
     def generate(self, n: int, steps: int, primer: Score | None = None
                  ) -> Iterator[np.ndarray]:
         """Yield ``steps`` arrays of shape ``(n, *event shape)``: step ``i`` of ``n``
-        pieces, each as soon as its chunk is drawn."""
+        pieces, each as soon as its chunk is drawn (the controls checked first)."""
         _check_count(n)
+        self.check_controls()
         left = steps
         chunks = self.chunks(n, steps, primer)
         try:
@@ -164,6 +269,7 @@ class Sampler:
             raise DeepsymError(f"a length in seconds must be positive, not {seconds}")
         cap = self.step_cap(seconds) if max_steps is None else max_steps
         _check_count(n)
+        self.check_controls()
         rows: list[list[np.ndarray]] = [[] for _ in range(n)]
         done: dict[int, Score] = {}
         drawn = checked = 0
@@ -226,8 +332,10 @@ class IncrementalSampler(Sampler, ABC):
 
     def __init__(self, model: torch.nn.Module, representation: Representation,
                  controls: Controls | None = None, *, seed: int = 0, device: str = "cpu",
+                 options: Mapping[str, Any] | None = None, name: str | None = None,
                  recompute: bool = False) -> None:
-        super().__init__(model, representation, controls, seed=seed, device=device)
+        super().__init__(model, representation, controls, seed=seed, device=device,
+                         options=options, name=name)
         self.recompute = recompute
 
     @abstractmethod
@@ -242,7 +350,6 @@ class IncrementalSampler(Sampler, ABC):
 
         events = self.primer_events(primer)
         default = self._default_condition(primer)
-        _check(self.controls)
         grammar = self.representation.grammar(n, self.controls.max_polyphony)
         if grammar is not None and events is not None:
             for token in events:
@@ -320,7 +427,7 @@ def choose(logits: torch.Tensor, controls: Controls,
     controls' temperature, top-k and top-p; shape ``logits.shape[:-1]``."""
     import torch
 
-    _check(controls)
+    controls.check()
     if controls.temperature == 0 or controls.top_k == 1:
         return logits.argmax(dim=-1)
     logits = logits / controls.temperature
@@ -348,7 +455,7 @@ def choose_many(logits: torch.Tensor, controls: Controls,
     Same shape as ``logits``, float."""
     import torch
 
-    _check(controls)
+    controls.check()
     if controls.top_p is not None:
         raise DeepsymError("top_p does not apply to many-hot (per-key) sampling; use "
                            "temperature or top_k")
@@ -380,14 +487,3 @@ def _check_count(n: int) -> None:
     if n < 1:
         raise DeepsymError(f"the number of pieces must be at least 1, not {n}")
 
-
-def _check(controls: Controls) -> None:
-    if not 0 <= controls.temperature < math.inf:
-        raise DeepsymError(f"temperature must be >= 0 and finite, not "
-                           f"{controls.temperature}")
-    if controls.top_k is not None and controls.top_k < 1:
-        raise DeepsymError(f"top_k must be at least 1, not {controls.top_k}")
-    if controls.max_polyphony is not None and controls.max_polyphony < 1:
-        raise DeepsymError(f"max_polyphony must be at least 1, not {controls.max_polyphony}")
-    if controls.top_p is not None and not 0 < controls.top_p <= 1:
-        raise DeepsymError(f"top_p must be in (0, 1], not {controls.top_p}")
