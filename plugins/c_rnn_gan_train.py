@@ -7,6 +7,11 @@ scalars (``log.csv`` columns ``<step>_<name>``): the discriminator's mean probab
 on real and generated sequences (``d_real``, ``d_fake``), each side's ``frozen`` flag
 (1: its update was skipped by the Freezer), and the generator's ``adversarial`` and
 ``feature_matching`` losses.
+
+Under data parallelism every process draws the noise of the global batch and keeps its
+rows, and every mean (the losses, the feature means, the logged probabilities) is over
+the global batch (``Trainer.average``, ``global_mean``), so N processes train exactly as
+one process on the combined batch, and the Freezer decides alike on every process.
 """
 from __future__ import annotations
 
@@ -65,11 +70,16 @@ class CRNNGANTrainer(Trainer):
 
     def noise(self, batch: int, steps: int, generator: torch.Generator | None = None
               ) -> torch.Tensor:
-        """U[0, 1) noise ``(batch, steps, config.noise)`` (the paper's), from the trainer's rng
-        (on the trainer's device) or ``generator``, drawn where that generator lives."""
-        rng = self.rng if generator is None else generator
-        return torch.rand(batch, steps, self.config.noise, generator=rng,
-                          device=rng.device).to(self.device)
+        """U[0, 1) noise ``(batch, steps, config.noise)`` (the paper's). From the trainer's
+        rng: drawn for the global batch, this process's rows (so N processes draw what one
+        process would for the combined batch); from ``generator``: ``batch`` rows, drawn
+        where that generator lives."""
+        if generator is not None:
+            return torch.rand(batch, steps, self.config.noise, generator=generator,
+                              device=generator.device).to(self.device)
+        rows = batch * self.context.world_size
+        return self.local_rows(torch.rand(rows, steps, self.config.noise, generator=self.rng,
+                                          device=self.device))
 
     def curriculum_length(self) -> int:
         """This pretraining round's sequence length: linear from
@@ -85,12 +95,17 @@ class CRNNGANTrainer(Trainer):
         return batch["x"][:, :steps].float(), batch["mask"][:, :steps]
 
     def mse(self, notes: torch.Tensor, mask: torch.Tensor,
-            generator: torch.Generator | None = None) -> torch.Tensor:
-        """Teacher-forced next-note squared error, a mean over real steps and features."""
-        predicted = self.network.generator.teacher(self.noise(*notes.shape[:2], generator),
-                                                   notes)
+            generator: torch.Generator | None = None, *, local: bool = False
+            ) -> torch.Tensor:
+        """Teacher-forced next-note squared error in standardized units, a mean over real
+        steps and features: of the global batch, or of this batch alone with ``local``
+        (validation, whose batches the processes do not share)."""
+        g = self.network.generator
+        predicted = g.teacher(self.noise(*notes.shape[:2], generator), notes)
         weight = mask.to(notes.dtype)[..., None]
-        return (((predicted - notes) ** 2) * weight).sum() / (weight.sum() * notes.shape[-1])
+        total = (((g.scale(predicted) - g.scale(notes)) ** 2) * weight).sum()
+        count = weight.sum() * notes.shape[-1]
+        return total / count if local else self.global_mean(total, count)
 
     def generate(self, batch: int, steps: int) -> torch.Tensor:
         return self.network.generator(self.noise(batch, steps))[0]
@@ -110,32 +125,35 @@ class CRNNGANTrainer(Trainer):
             fake = self.generate(len(real), real.shape[1])
         real_scores = self.network.discriminator(real)[0][mask]
         fake_scores = self.network.discriminator(fake)[0].flatten()
-        loss = discriminator_loss(LOSS, real_scores, fake_scores)
-        train = self.freezer.decide("discriminator", loss.detach())
+        loss = discriminator_loss(LOSS, real_scores, fake_scores, mean=self.average)
+        train = self.freezer.decide("discriminator", loss.detach())  # global: all agree
         return {"loss": loss if train else None, "d_loss": loss.detach(),
-                "d_real": torch.sigmoid(real_scores).mean().detach(),
-                "d_fake": torch.sigmoid(fake_scores).mean().detach(),
+                "d_real": self.average(torch.sigmoid(real_scores)).detach(),
+                "d_fake": self.average(torch.sigmoid(fake_scores)).detach(),
                 "frozen": float(not train)}
 
     def generator_step(self, batch: dict[str, Any]) -> dict[str, Any]:
-        """Feature matching on D's last layer (``config.feature_matching``) or the
-        non-saturating loss. The Freezer compares G's non-saturating loss with D's, as
+        """Feature matching on D's last layer (``config.feature_matching``: the squared
+        distance between its mean features over every real step and over every generated
+        one) or the non-saturating loss. The Freezer compares G's non-saturating loss with D's, as
         the paper's code compares its g_loss and d_loss: D's has two log terms and G's
         one (about ln 4 and ln 2 when D cannot tell), so G waits for D at the start."""
         real, mask = self.crop(batch, self.config.sequence_length)
         fake = self.generate(len(real), real.shape[1])
         fake_scores, fake_features = self.network.discriminator(fake)
-        adversarial = generator_loss(LOSS, fake_scores)
+        adversarial = generator_loss(LOSS, fake_scores, mean=self.average)
         with torch.no_grad():
             real_features = self.network.discriminator(real)[1]
         weight = mask.to(real_features.dtype)[..., None]
-        matching = feature_matching((real_features * weight).sum(1) / weight.sum(1).clamp(min=1),
-                                    fake_features.mean(1))
-        train = self.freezer.decide("generator", adversarial.detach())
+        real_mean = self.global_mean((real_features * weight).sum((0, 1)), weight.sum())
+        fake_mean = self.global_mean(fake_features.sum((0, 1)), fake_features.shape[0]
+                                     * fake_features.shape[1])
+        matching = feature_matching(real_mean[None], fake_mean[None])
+        train = self.freezer.decide("generator", adversarial.detach())  # global: all agree
         loss = matching if self.config.feature_matching else adversarial
         return {"loss": loss if train else None, "adversarial": adversarial.detach(),
                 "feature_matching": matching.detach(),
-                "d_fake": torch.sigmoid(fake_scores).mean().detach(),
+                "d_fake": self.average(torch.sigmoid(fake_scores)).detach(),
                 "frozen": float(not train)}
 
     # -- validation and state ------------------------------------------------------------
@@ -149,7 +167,7 @@ class CRNNGANTrainer(Trainer):
         fake = self.network.generator(self.noise(len(real), real.shape[1], rng))[0]
         real_p = torch.sigmoid(self.network.discriminator(real)[0][mask]).mean()
         fake_p = torch.sigmoid(self.network.discriminator(fake)[0]).mean()
-        return {"mse": self.mse(real, mask, rng), "d_gap": real_p - fake_p}
+        return {"mse": self.mse(real, mask, rng, local=True), "d_gap": real_p - fake_p}
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "freezer": self.freezer.state_dict()}

@@ -52,6 +52,19 @@ def test_losses_match_hand_computation(kind: str, d_loss: float, g_loss: float) 
     assert generator_loss(kind, _t(FAKE)).item() == pytest.approx(g_loss, 1e-12)
 
 
+@pytest.mark.parametrize("kind", ["non-saturating", "wasserstein", "least-squares", "hinge"])
+def test_the_mean_of_the_terms_is_the_callers(kind: str) -> None:
+    """Data parallelism passes a mean over every process's scores; a mean that doubles
+    every term's weight doubles each term of the loss."""
+    def double(terms: torch.Tensor) -> torch.Tensor:
+        return 2 * terms.mean()
+
+    assert discriminator_loss(kind, _t(REAL), _t(FAKE), mean=double).item() == \
+        pytest.approx(2 * discriminator_loss(kind, _t(REAL), _t(FAKE)).item(), 1e-12)
+    assert generator_loss(kind, _t(FAKE), mean=double).item() == \
+        pytest.approx(2 * generator_loss(kind, _t(FAKE)).item(), 1e-12)
+
+
 def test_smoothing_lowers_only_real_targets() -> None:
     got = discriminator_loss("non-saturating", _t(REAL), _t(FAKE), smoothing=0.1).item()
     want = (_bce(0.5, 0.9) + _bce(2.5, 0.9)) / 2 + (_bce(-1, 0) + _bce(2, 0)) / 2

@@ -83,13 +83,36 @@ def test_registered_on_notes4_with_its_extra():
     assert spec.config_class() is CRNNGANConfig
 
 
-def test_defaults_are_the_papers():
+def test_defaults_are_the_papers_but_the_optimizer():
     config = CRNNGANConfig()
     assert (config.hidden, config.layers, config.noise) == (350, 2, 4)
-    assert (config.optimizer, config.learning_rate, config.freeze_ratio) == ("sgd", 0.1, 0.7)
+    assert config.freeze_ratio == 0.7 and config.d_learning_rate_factor == 0.5
+    assert (config.optimizer, config.learning_rate) == ("adam", 1e-3)  # see the config
     assert config.feature_matching and config.weight_decay > 0
     with pytest.raises(ValueError, match="freeze_ratio"):
         CRNNGANConfig(freeze_ratio=1.5)
+    with pytest.raises(ValueError, match="feature_std"):
+        CRNNGANConfig(feature_mean=(0.0,) * 4, feature_std=(1.0, 1.0, 0.0, 1.0))
+
+
+def test_the_moments_are_measured_on_the_train_split_and_kept(corpus):
+    from deepsym.data import Corpus
+    from deepsym.data.fit import sample_pieces
+
+    measured = TINY.for_corpus(Corpus.open(corpus))
+    opened = Corpus.open(corpus)
+    notes = np.concatenate([Notes4().encode(opened.score(int(i)))
+                            for i in sample_pieces(opened)]).astype(np.float64)
+    np.testing.assert_allclose(measured.feature_mean, notes.mean(0), atol=1e-5)
+    std = notes.std(0)
+    std[std == 0] = 1.0  # the chorales' one velocity
+    np.testing.assert_allclose(measured.feature_std, std, atol=1e-5)
+    assert measured.for_corpus(opened) is measured
+    model = CRNNGAN(measured)
+    x = torch.as_tensor(notes[:50], dtype=torch.float32)[None]
+    standardized = model.discriminator.scale(x)
+    assert abs(float(standardized[..., 2].mean())) < 1.5  # pitch about its mean, in stds
+    torch.testing.assert_close(model.generator.scale.inverse(standardized), x)
 
 
 def test_shapes():

@@ -1,5 +1,5 @@
 """What a model measures on its corpus before it trains: the notated grid, condition
-ranges and the voices' range.
+ranges, the voices' range and the moments of continuous features.
 
 A model config may leave choices to the data (a config's ``for_corpus(corpus)``, see
 ``deepsym.modeling``): whether the music is notated and on which grid (so that a model
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from deepsym.data.corpus import Corpus
-from deepsym.representations.base import CONDITIONS
+from deepsym.representations.base import CONDITIONS, Representation
 
 SAMPLE = 500  # pieces read per measurement, evenly spaced over the split
 GRIDS = (1, 2, 3, 4, 6, 8, 12, 16, 24)  # steps per beat tried, coarsest first
@@ -87,5 +87,24 @@ def voice_range(corpus: Corpus, pieces: np.ndarray) -> tuple[int, int]:
     return int(low), int(high)
 
 
-__all__ = ["GRIDS", "SAMPLE", "condition_ranges", "notated_grid", "sample_pieces",
-           "voice_range"]
+def feature_moments(corpus: Corpus, representation: Representation, split: str = "train"
+                    ) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """The mean and standard deviation of each feature (last axis) of a continuous
+    representation's encodings over the split's steps, so a model can work in
+    standardized units (``(x - mean) / std``). A feature that never varies gets a
+    standard deviation of 1; a split without steps gives means 0 and deviations 1."""
+    rows = [np.asarray(representation.encode(corpus.score(int(i))), np.float64)
+            for i in sample_pieces(corpus, split)]
+    rows = [row.reshape(len(row), -1) for row in rows if len(row)]
+    if not rows:
+        width = int(np.prod(representation.spec.feature_shape))
+        return (0.0,) * width, (1.0,) * width
+    values = np.concatenate(rows)
+    std = values.std(axis=0)
+    std[std <= 1e-8] = 1.0
+    return (tuple(round(float(v), 6) for v in values.mean(axis=0)),
+            tuple(round(float(v), 6) for v in std))
+
+
+__all__ = ["GRIDS", "SAMPLE", "condition_ranges", "feature_moments", "notated_grid",
+           "sample_pieces", "voice_range"]

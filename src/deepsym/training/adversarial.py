@@ -21,10 +21,13 @@ SIDES = ("discriminator", "generator")
 # losses whose discriminator fits targets (1 real, 0 fake), so smoothing and noise apply
 _TARGETED = ("non-saturating", "least-squares")
 
+Mean = Callable[[torch.Tensor], torch.Tensor]
+
 
 def discriminator_loss(kind: str, real_scores: torch.Tensor, fake_scores: torch.Tensor, *,
                        smoothing: float = 0.0, noise: float = 0.0,
-                       generator: torch.Generator | None = None) -> torch.Tensor:
+                       generator: torch.Generator | None = None,
+                       mean: Mean = torch.mean) -> torch.Tensor:
     """The discriminator's (critic's) loss, a mean over the scores r (real) and f (fake).
 
     - ``non-saturating`` (Goodfellow et al. 2014): BCE(r, 1) + BCE(f, 0), with
@@ -34,7 +37,8 @@ def discriminator_loss(kind: str, real_scores: torch.Tensor, fake_scores: torch.
     - ``hinge`` (Lim & Ye 2017; Miyato et al. 2018): E[relu(1 - r)] + E[relu(1 + f)].
 
     ``smoothing`` and ``noise`` change the targets 1 and 0 as ``smooth_labels`` does; they
-    exist only for the two losses with targets.
+    exist only for the two losses with targets. ``mean`` averages the per-score terms
+    (under data parallelism, ``Trainer.average``: the mean over every process's scores).
     """
     _check_kind(kind)
     real_scores, fake_scores = _wide(real_scores), _wide(fake_scores)
@@ -43,18 +47,21 @@ def discriminator_loss(kind: str, real_scores: torch.Tensor, fake_scores: torch.
             raise ConfigError(f"label smoothing and noise need targets; the {kind!r} loss "
                               f"has none (use one of: {', '.join(_TARGETED)})")
         if kind == "wasserstein":
-            return fake_scores.mean() - real_scores.mean()
-        return F.relu(1 - real_scores).mean() + F.relu(1 + fake_scores).mean()
+            return mean(fake_scores) - mean(real_scores)
+        return mean(F.relu(1 - real_scores)) + mean(F.relu(1 + fake_scores))
     real_target = smooth_labels(torch.ones_like(real_scores), smoothing, noise, generator)
     fake_target = smooth_labels(torch.zeros_like(fake_scores), smoothing, noise, generator)
     if kind == "non-saturating":
-        return (F.binary_cross_entropy_with_logits(real_scores, real_target)
-                + F.binary_cross_entropy_with_logits(fake_scores, fake_target))
-    return (F.mse_loss(real_scores, real_target) + F.mse_loss(fake_scores, fake_target)) / 2
+        bce = F.binary_cross_entropy_with_logits
+        return (mean(bce(real_scores, real_target, reduction="none"))
+                + mean(bce(fake_scores, fake_target, reduction="none")))
+    return (mean((real_scores - real_target) ** 2) + mean((fake_scores - fake_target) ** 2)) / 2
 
 
-def generator_loss(kind: str, fake_scores: torch.Tensor) -> torch.Tensor:
-    """The generator's loss, a mean over the scores f of its fakes.
+def generator_loss(kind: str, fake_scores: torch.Tensor, *, mean: Mean = torch.mean
+                   ) -> torch.Tensor:
+    """The generator's loss, a mean (``mean``, as in ``discriminator_loss``) over the
+    scores f of its fakes.
 
     ``non-saturating``: BCE(f, 1) = softplus(-f) (Goodfellow et al. 2014, section 3);
     ``wasserstein`` and ``hinge``: -E[f]; ``least-squares``: E[(f - 1)^2] / 2 (c=1).
@@ -62,10 +69,10 @@ def generator_loss(kind: str, fake_scores: torch.Tensor) -> torch.Tensor:
     _check_kind(kind)
     fake_scores = _wide(fake_scores)
     if kind == "non-saturating":
-        return F.softplus(-fake_scores).mean()
+        return mean(F.softplus(-fake_scores))
     if kind == "least-squares":
-        return ((fake_scores - 1) ** 2).mean() / 2
-    return -fake_scores.mean()
+        return mean((fake_scores - 1) ** 2) / 2
+    return -mean(fake_scores)
 
 
 def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,

@@ -53,7 +53,8 @@ The optimizers (default: ``options.optimizer`` over all parameters) each get the
 rate schedule of the options, stepped once per round (one step of a phase) that uses it.
 
 The engine (``deepsym.training.engine``) drives a trainer round by round and reads its
-data through ``representation`` and ``dataset``. Validation is what the trainer
+data through the model's representation (``ModelSpec.make_representation``) and the
+trainer's ``dataset``. Validation is what the trainer
 declares: ``validation`` returns named scalars on a valid batch (default: an MLE
 trainer's loss, as ``loss``; none for a schedule of several updates per round, such as
 a GAN's) and ``validation_target`` names the one, lower is better, that early stopping
@@ -358,6 +359,12 @@ class Trainer(ABC):
             return total / count
         sums = self.global_sum(torch.cat([total.reshape(-1), count.reshape(-1)]))
         return sums[:total.numel()].view_as(total) / sums[total.numel():].view_as(count)
+
+    def average(self, values: torch.Tensor) -> torch.Tensor:
+        """The mean of every element of ``values`` on every process (the global batch's
+        mean; ``values.mean()`` for one process), differentiable: pass it as the
+        ``mean`` of ``deepsym.training.adversarial``'s losses."""
+        return self.global_mean(values.sum(), values.numel())
 
     def local_rows(self, tensor: torch.Tensor) -> torch.Tensor:
         """This process's rows of ``tensor`` drawn for the global batch (first dimension
