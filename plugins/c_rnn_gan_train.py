@@ -34,9 +34,10 @@ LOSS = "non-saturating"  # the paper's log-loss of D and G (section 2)
 
 class CRNNGANTrainer(Trainer):
     """Pretraining (``config.pretrain_steps`` rounds), then adversarial rounds until the
-    budget ends. Two optimizers, ``generator`` and ``discriminator`` (the options'
-    optimizer, by default the config's plain SGD with L2 weight decay; the
-    discriminator's learning rate scaled by ``config.d_learning_rate_factor``)."""
+    budget ends. Three optimizers of the options' kind (by default the config's Adam
+    with L2 weight decay): ``pretrain`` over G at ``learning_rate``, then ``generator``
+    at that times ``config.adversarial_learning_rate_factor`` and ``discriminator`` at
+    the generator's times ``config.d_learning_rate_factor``."""
 
     validation_target = None
     """Neither validation value means "better" for a GAN: the MSE rises as adversarial
@@ -48,15 +49,20 @@ class CRNNGANTrainer(Trainer):
         self.freezer = Freezer(self.config.freeze_ratio)
 
     def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
-        net = self.network
-        d_options = dataclasses.replace(
-            self.options,
-            learning_rate=self.options.learning_rate * self.config.d_learning_rate_factor)
-        return {"generator": build_optimizer(net.generator.parameters(), self.options),
-                "discriminator": build_optimizer(net.discriminator.parameters(), d_options)}
+        net, rate = self.network, self.options.learning_rate
+        adversarial = rate * self.config.adversarial_learning_rate_factor
+        return {"pretrain": build_optimizer(net.generator.parameters(), self.options),
+                "generator": self.optimizer(net.generator, adversarial),
+                "discriminator": self.optimizer(
+                    net.discriminator, adversarial * self.config.d_learning_rate_factor)}
+
+    def optimizer(self, module: torch.nn.Module, rate: float) -> torch.optim.Optimizer:
+        """The options' optimizer over ``module`` at learning rate ``rate``."""
+        options = dataclasses.replace(self.options, learning_rate=rate)
+        return build_optimizer(module.parameters(), options)
 
     def phases(self) -> list[Phase]:
-        pretrain = (Update("pretrain_step", "generator"),)
+        pretrain = (Update("pretrain_step", "pretrain"),)
         return [Phase("pretrain", self.config.pretrain_steps, pretrain),
                 Phase("adversarial", None, (Update("discriminator_step", "discriminator"),
                                             Update("generator_step", "generator")))]

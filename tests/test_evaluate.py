@@ -71,6 +71,13 @@ def test_random_notes_copy_little(result, generated):
     assert all(m.lcs_ratio < 0.35 and m.run_notes <= 4 for m in random.matches)
 
 
+def test_another_held_out_split_can_be_named(corpus, generated):
+    valid = evaluate(generated, corpus, split="valid")
+    assert valid.split == "valid" and valid.held_out_pieces == len(corpus.split("valid")) == 3
+    with pytest.raises(DeepsymError, match="split"):
+        evaluate(generated, corpus, split="nonesuch")
+
+
 def test_the_table_measures_both_sets(result, corpus, generated):
     assert result.split == "test" and result.held_out_pieces == len(corpus.split("test")) == 7
     assert result.train_pieces == 40

@@ -57,12 +57,13 @@ class Evaluation:
 
 def evaluate(generated: str | os.PathLike | Iterable[str | os.PathLike],
              corpus: str | os.PathLike | Corpus, *, top: int = 3,
-             workers: int | None = None) -> Evaluation:
+             workers: int | None = None, split: str | None = None) -> Evaluation:
     """Evaluate the MIDI files ``generated`` (a folder, searched recursively, or files)
     against ``corpus`` (a corpus folder built by ``deepsym corpus build``, or an open
     :class:`Corpus`). A generated file that cannot be read is skipped and listed; none
     readable, a corpus without held-out or train pieces, or ``top`` < 1 raise
-    :class:`DeepsymError`. A metric that fails on a piece is NaN there and listed in
+    :class:`DeepsymError`. The held-out pieces are those of ``split`` (default: test,
+    or valid when test is empty). A metric that fails on a piece is NaN there and listed in
     ``metric_failures``.
     """
     if top < 1:
@@ -81,7 +82,7 @@ def evaluate(generated: str | os.PathLike | Iterable[str | os.PathLike],
     if not scores:
         raise DeepsymError(f"none of the {len(files)} MIDI files in "
                            f"{', '.join(map(os.fspath, sources))} can be read")
-    split, held_out = _held_out(corpus)
+    split, held_out = _chosen_split(corpus, split)
     train = corpus.split("train")
     if not len(train):
         raise CorpusError(f"{corpus.path}: the train split is empty; nothing to check "

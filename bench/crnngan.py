@@ -1,0 +1,196 @@
+"""C-RNN-GAN beside the test split, its own pretrained generator and Char-RNN.
+
+    python bench/crnngan.py                 # 5 minutes of training for each model
+    python bench/crnngan.py --minutes 1     # a quick check that everything runs
+
+1. Trains, side by side with ``--threads`` torch threads each, ``c-rnn-gan`` and
+   ``char-rnn`` for ``--minutes`` on the JSB corpus (``deepsym train``; Char-RNN with
+   the settings of docs/results.md's cross-entropy table), and ``c-rnn-gan`` for its
+   pretraining steps only: the same seed and data order, so that run is the full run's
+   generator at the end of pretraining.
+2. Char-RNN's temperature: ``--pieces`` pieces per temperature of ``TEMPERATURES``,
+   measured on the **valid** split; the one whose metrics lie closest to the valid
+   pieces' (mean |relative deviation| over ``METRICS``) is its best.
+3. ``--pieces`` pieces of ``--seconds`` from each model (Char-RNN at its best
+   temperature), measured with every registered metric beside the **test** split
+   (``deepsym.evaluation.evaluate``), with plagiarism against the train split (the
+   longest run of notes copied from a training piece).
+
+Writes ``RESULTS/crnngan.md`` (the table) and ``RESULTS/crnngan.json`` (every number,
+the machine, the steps done); the pieces and runs stay in ``--out``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from deepsym.data import Corpus
+from deepsym.evaluation import Evaluation, evaluate
+from deepsym.fileio import write_atomic
+from deepsym.midi import write_midi
+from deepsym.sampling import Controls, load_sampler
+from deepsym.training.checkpoint import load_checkpoint
+
+RESULTS = Path(__file__).resolve().parent / "results"
+# C-RNN-GAN's four (Mogren 2016, section 4: polyphony, scale consistency, repetitions,
+# tone span), then pitch-class entropy and the pitch range in notes used
+METRICS = ("polyphony", "scale_consistency", "repetitions_2", "repetitions_4",
+           "pitch_range", "pitch_class_entropy")
+TEMPERATURES = (0.8, 0.9, 1.0)
+CHAR_RNN = ("--set", "hidden=256", "--set", "layers=2", "--set", "embedding=64",
+            "--set", "sequence_length=200", "--set", "batch_size=32",
+            "--set", "learning_rate=0.003", "--set", "grad_clip=1.0")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    started = time.perf_counter()
+    out = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    corpus_dir = out / "jsb"
+    if not (corpus_dir / "CURRENT").exists():
+        _deepsym("corpus", "build", "--dataset", "jsb", "-o", corpus_dir, "-q")
+    runs = {"gan": out / "runs" / "crg", "pretrained": out / "runs" / "crg-pretrained",
+            "char": out / "runs" / "char-rnn"}
+    pretrain = int(_config(runs["gan"], args)["pretrain_steps"]) if runs["gan"].exists() \
+        else 200
+    jobs = [("c-rnn-gan", runs["gan"], ("--minutes", args.minutes)),
+            ("c-rnn-gan", runs["pretrained"], ("--steps", pretrain)),
+            ("char-rnn", runs["char"], ("--minutes", args.minutes, *CHAR_RNN))]
+    _train_side_by_side([job for job in jobs if not job[1].exists()], corpus_dir, args)
+    corpus = Corpus.open(corpus_dir)
+    char = load_sampler(runs["char"], seed=args.seed)
+    sweep = {}
+    for t in TEMPERATURES:
+        char.controls = Controls(temperature=t)
+        folder = _write(char.sample_seconds(args.pieces, args.seconds),
+                        out / "sweep" / f"t{t}")
+        sweep[t] = _deviation(evaluate(folder, corpus, split="valid"))
+    best = min(sweep, key=sweep.__getitem__)
+    char.controls = Controls(temperature=best)
+    sets = {"char-rnn": _write(char.sample_seconds(args.pieces, args.seconds),
+                               out / "pieces" / "char-rnn")}
+    for name, run in (("c-rnn-gan, pretrained only", runs["pretrained"]),
+                      ("c-rnn-gan", runs["gan"])):
+        sampler = load_sampler(run, seed=args.seed)
+        sets[name] = _write(sampler.sample_seconds(args.pieces, args.seconds),
+                            out / "pieces" / Path(run).name)
+    evaluations = {name: evaluate(folder, corpus) for name, folder in sets.items()}
+    results = {
+        "machine": {"cpu": platform.processor() or platform.machine(),
+                    "cores": os.cpu_count(), "threads": args.threads,
+                    "python": platform.python_version(), "torch": torch.__version__},
+        "minutes": args.minutes, "seed": args.seed, "pieces": args.pieces,
+        "seconds": args.seconds,
+        "steps": {name: load_checkpoint(run / "checkpoints" / "last.pt")["step"]
+                  for name, run in runs.items()},
+        "char_rnn_sweep": {str(t): d for t, d in sweep.items()}, "best_temperature": best,
+        "sets": {name: _summary(ev) for name, ev in evaluations.items()},
+        "test": {"pieces": next(iter(evaluations.values())).held_out_pieces,
+                 "metrics": _stats(next(iter(evaluations.values())).held_out)},
+        "total_seconds": time.perf_counter() - started,
+    }
+    RESULTS.mkdir(exist_ok=True)
+    write_atomic(RESULTS / "crnngan.json", json.dumps(results, indent=2).encode())
+    write_atomic(RESULTS / "crnngan.md", report(results).encode())
+    print((RESULTS / "crnngan.md").read_text())
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=5.0, help="training per model")
+    parser.add_argument("--out", type=Path, default=Path("bench-crnngan"),
+                        help="folder for the corpus, the runs and the pieces (reused)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--pieces", type=int, default=16, help="pieces per set")
+    parser.add_argument("--seconds", type=float, default=30.0, help="length of each piece")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads of each training (they run side by side)")
+    return parser
+
+
+def _deepsym(*args: object, env: dict[str, str] | None = None) -> subprocess.Popen:
+    command = [sys.executable, "-m", "deepsym", *map(str, args)]
+    process = subprocess.Popen(command, env={**os.environ, **(env or {})})
+    if env is None and process.wait() != 0:
+        raise SystemExit(f"failed: {' '.join(command)}")
+    return process
+
+
+def _train_side_by_side(jobs: list[tuple[str, Path, tuple]], corpus: Path,
+                        args: argparse.Namespace) -> None:
+    env = {"OMP_NUM_THREADS": str(args.threads)}
+    processes = [_deepsym("train", model, "--corpus", corpus, "--out", run, "--seed",
+                          args.seed, "-q", *more, env=env) for model, run, more in jobs]
+    if any(p.wait() != 0 for p in processes):
+        raise SystemExit("a training run failed")
+
+
+def _config(run: Path, args: argparse.Namespace) -> dict[str, Any]:
+    return json.loads((run / "config.json").read_text())["model_config"]
+
+
+def _write(pieces: list, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, score in enumerate(pieces, 1):
+        write_midi(score, folder / f"sample-{i:02d}.mid")
+    return folder
+
+
+def _deviation(ev: Evaluation) -> float:
+    """Mean |generated / held-out - 1| over ``METRICS``."""
+    return float(np.mean([abs(ev.generated[m][0] / ev.held_out[m][0] - 1) for m in METRICS
+                          if ev.held_out[m][0]]))
+
+
+def _stats(stats: dict[str, tuple[float, float, int]]) -> dict[str, list[float]]:
+    return {m: [float(stats[m][0]), float(stats[m][1])] for m in ("notes", *METRICS)}
+
+
+def _summary(ev: Evaluation) -> dict[str, Any]:
+    runs = [max((m.run_notes for m in r.matches), default=0) for r in ev.plagiarism]
+    return {"metrics": _stats(ev.generated), "deviation": _deviation(ev),
+            "copied_run_mean": float(np.mean(runs)), "copied_run_max": int(max(runs)),
+            "pieces": len(ev.pieces)}
+
+
+def report(results: dict[str, Any]) -> str:
+    """The table: each metric's mean ± std per set, the test split first."""
+    names = ("notes", *METRICS)
+    head = ("| set | " + " | ".join(names)
+            + " | mean abs. deviation | longest copied run (mean / max) |")
+    lines = [head, "|---" * (len(names) + 3) + "|"]
+    test = results["test"]["metrics"]
+    lines.append(f"| test split ({results['test']['pieces']} pieces, whole) | "
+                 + " | ".join(_cell(test[m]) for m in names) + " | | |")
+    for name, summary in results["sets"].items():
+        label = name if name != "char-rnn" else \
+            f"char-rnn, temperature {results['best_temperature']}"
+        lines.append(f"| {label} | " + " | ".join(_cell(summary["metrics"][m]) for m in names)
+                     + f" | {summary['deviation']:.3f} | {summary['copied_run_mean']:.1f} / "
+                     f"{summary['copied_run_max']} |")
+    sweep = ", ".join(f"{t}: {d:.3f}" for t, d in results["char_rnn_sweep"].items())
+    steps = ", ".join(f"{k} {v}" for k, v in results["steps"].items())
+    return "\n".join([*lines, "", f"Char-RNN temperature sweep on the valid split (mean abs. "
+                      f"deviation): {sweep}. Steps trained: {steps}. "
+                      f"{results['pieces']} pieces of {results['seconds']} s per set.", ""])
+
+
+def _cell(stat: list[float]) -> str:
+    return f"{stat[0]:.3g} ± {stat[1]:.2g}"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
