@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from deepsym_plugins.c_rnn_gan_model import CRNNGANConfig
 
 from deepsym.data import Corpus
 from deepsym.evaluation import Evaluation, evaluate
@@ -63,8 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _deepsym("corpus", "build", "--dataset", "jsb", "-o", corpus_dir, "-q")
     runs = {"gan": out / "runs" / "crg", "pretrained": out / "runs" / "crg-pretrained",
             "char": out / "runs" / "char-rnn"}
-    pretrain = int(_config(runs["gan"], args)["pretrain_steps"]) if runs["gan"].exists() \
-        else 200
+    pretrain = CRNNGANConfig().pretrain_steps
     jobs = [("c-rnn-gan", runs["gan"], ("--minutes", args.minutes)),
             ("c-rnn-gan", runs["pretrained"], ("--steps", pretrain)),
             ("char-rnn", runs["char"], ("--minutes", args.minutes, *CHAR_RNN))]
@@ -136,10 +136,6 @@ def _train_side_by_side(jobs: list[tuple[str, Path, tuple]], corpus: Path,
                           args.seed, "-q", *more, env=env) for model, run, more in jobs]
     if any(p.wait() != 0 for p in processes):
         raise SystemExit("a training run failed")
-
-
-def _config(run: Path, args: argparse.Namespace) -> dict[str, Any]:
-    return json.loads((run / "config.json").read_text())["model_config"]
 
 
 def _write(pieces: list, folder: Path) -> Path:
