@@ -76,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         char.controls = Controls(temperature=t)
         folder = _write(char.sample_seconds(args.pieces, args.seconds),
                         out / "sweep" / f"t{t}")
-        sweep[t] = _deviation(evaluate(folder, corpus, split="valid"))
+        sweep[t] = _deviation(evaluate(folder, corpus, split="valid", seconds=args.seconds))
     best = min(sweep, key=sweep.__getitem__)
     char.controls = Controls(temperature=best)
     sets = {"char-rnn": _write(char.sample_seconds(args.pieces, args.seconds),
@@ -86,7 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         sampler = load_sampler(run, seed=args.seed)
         sets[name] = _write(sampler.sample_seconds(args.pieces, args.seconds),
                             out / "pieces" / Path(run).name)
-    evaluations = {name: evaluate(folder, corpus) for name, folder in sets.items()}
+    evaluations = {name: evaluate(folder, corpus, seconds=args.seconds)
+                   for name, folder in sets.items()}
     results = {
         "machine": {"cpu": platform.processor() or platform.machine(),
                     "cores": os.cpu_count(), "threads": args.threads,
@@ -169,7 +170,8 @@ def report(results: dict[str, Any]) -> str:
             + " | mean abs. deviation | longest copied run (mean / max) |")
     lines = [head, "|---" * (len(names) + 3) + "|"]
     test = results["test"]["metrics"]
-    lines.append(f"| test split ({results['test']['pieces']} pieces, whole) | "
+    lines.append(f"| test split ({results['test']['pieces']} pieces, first "
+                 f"{results['seconds']:g} s) | "
                  + " | ".join(_cell(test[m]) for m in names) + " | | |")
     for name, summary in results["sets"].items():
         label = name if name != "char-rnn" else \

@@ -8,7 +8,7 @@ from __future__ import annotations
 from functools import partial
 
 from deepsym.hookspecs import Register, hookimpl
-from deepsym.metrics import pitch, rhythm, tonal
+from deepsym.metrics import multitrack, pitch, rhythm, tonal
 from deepsym.score import Score
 
 
@@ -32,3 +32,7 @@ def register_metrics(register: Register) -> None:
                      rhythm.groove_consistency, rhythm.qualified_note_rate,
                      tonal.tonal_distance):
         register(function)
+    # MuseGAN's UPC and DP; its EB, QN and TD are empty_measure_rate, qualified_note_rate
+    # and tonal_distance above.
+    register(multitrack.used_pitch_classes_per_bar, "used_pitch_classes")
+    register(rhythm.drum_in_pattern_rate, "drum_pattern_rate")

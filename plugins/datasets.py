@@ -5,7 +5,7 @@ Each is ``function(root) -> list[Path]``: it writes the dataset's MIDI files int
 """
 from __future__ import annotations
 
-from deepsym.data.datasets import folk_tunes, jsb_chorales
+from deepsym.data.datasets import ensemble_scores, folk_tunes, jsb_chorales
 from deepsym.hookspecs import Register, hookimpl
 
 
@@ -13,3 +13,4 @@ from deepsym.hookspecs import Register, hookimpl
 def register_datasets(register: Register) -> None:
     register(jsb_chorales, name="jsb")
     register(folk_tunes, name="folk")
+    register(ensemble_scores, name="ensembles")

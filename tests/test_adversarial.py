@@ -140,6 +140,15 @@ def test_gradient_penalty_interpolates_with_the_generators_draws() -> None:
     assert again.item() == penalty.item()
 
 
+def test_gradient_penalty_takes_the_callers_mixing_weights() -> None:
+    """``weights``: eps_i given (drawn for a global batch), x_hat = eps real + (1-eps) fake."""
+    real, fake = torch.tensor([[2.0], [4.0]]), torch.tensor([[0.0], [1.0]])
+    penalty = gradient_penalty(_half_square_norm, real, fake,
+                               weights=torch.tensor([0.25, 0.5]))
+    norms = torch.tensor([0.25 * 2.0, 0.5 * 4.0 + 0.5 * 1.0])
+    assert penalty.item() == pytest.approx(((norms - 1) ** 2).mean().item(), 1e-6)
+
+
 def test_gradient_penalty_under_a_grad_scaler_equals_the_unscaled_one() -> None:
     scaler = torch.amp.GradScaler("cpu", init_scale=2.0 ** 12)
     critic = _linear_critic()

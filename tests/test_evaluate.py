@@ -93,6 +93,23 @@ def test_the_table_measures_both_sets(result, corpus, generated):
     assert 2.0 < result.held_out["pitch_class_entropy"][0] < np.log2(12)
 
 
+def test_held_out_pieces_can_be_cut_to_the_generated_length(corpus, generated, capsys):
+    """``seconds``: each held-out piece counts only the notes beginning in its first
+    ``seconds`` (counted by pretty_midi from the files); the CLI says where it cut."""
+    seconds = 9.5
+    result = evaluate(generated, corpus, seconds=seconds)
+    counts = [sum(note.start < seconds for inst in pretty_midi.PrettyMIDI(
+        corpus.pieces[i].path).instruments for note in inst.notes) for i in corpus.split("test")]
+    assert result.seconds == seconds
+    assert result.held_out["notes"] == pytest.approx((np.mean(counts), np.std(counts), 7))
+    assert "held-out test split (7 pieces, first 9.5 s)" in markdown(result)
+    assert main(["evaluate", str(generated), "--corpus", str(corpus.path),
+                 "--seconds", "9.5"]) == 0
+    assert "test (7, first 9.5 s)" in capsys.readouterr().out
+    with pytest.raises(DeepsymError, match="positive and finite"):
+        evaluate(generated, corpus, seconds=0)
+
+
 def test_valid_split_stands_in_for_an_empty_test_split(tmp_path, generated):
     files = real_midi_files()[:20]
     build_corpus(files, tmp_path / "c", fractions=(0.7, 0.3, 0.0), workers=1)

@@ -28,6 +28,7 @@ BUILTIN_ORDER = [
     "pitch_class_entropy", "scale_consistency", "repetitions_2", "repetitions_3",
     "repetitions_4", "polyphony", "polyphony_rate", "onset_polyphony", "empty_beat_rate",
     "empty_measure_rate", "groove_consistency", "qualified_note_rate", "tonal_distance",
+    "used_pitch_classes", "drum_pattern_rate",
 ]
 FILES = real_midi_files()[:3]
 

@@ -363,7 +363,8 @@ def test_every_metric_is_defined_on_a_single_note():
         "repetitions_2": 0, "repetitions_3": 0, "repetitions_4": 0, "polyphony": 1.0,
         "polyphony_rate": 0.0, "onset_polyphony": 0.0, "empty_beat_rate": 0.0,
         "empty_measure_rate": 0.0, "groove_consistency": math.nan,
-        "qualified_note_rate": 1.0, "tonal_distance": math.nan}, nan_ok=True)
+        "qualified_note_rate": 1.0, "tonal_distance": math.nan, "used_pitch_classes": 1.0,
+        "drum_pattern_rate": math.nan}, nan_ok=True)
     assert list(values) == [metric.name for metric in registered_metrics()]
 
 
@@ -385,6 +386,7 @@ def test_cli_prints_one_row_per_file(capsys):
     assert main(["metrics", *files]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].split()[:4] == ["file", "notes", "range", "pitches"]
+    assert lines[0].split()[-5:] == ["EB", "UPC", "QN", "DP", "TD"]  # MuseGAN's five
     assert [line.split()[0] for line in lines[1:]] == files
     s = deepsym.read_midi(files[0])
     assert lines[1].split()[1:3] == [str(s.n_notes), str(M.pitch_range(s))]

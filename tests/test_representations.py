@@ -8,6 +8,7 @@ import warnings
 from functools import cache
 from pathlib import Path
 
+import mido
 import numpy as np
 import pretty_midi
 import pytest
@@ -17,7 +18,7 @@ from deepsym import Score, Track, pianoroll, read_midi, write_midi
 from deepsym.errors import DeepsymError
 from deepsym.metrics.notes import bar_lines
 from deepsym.plugins import manager
-from deepsym.representations.bars import FAMILIES, assign_tracks, from_bars, to_bars
+from deepsym.representations.bars import FAMILIES, Bars, assign_tracks, from_bars, to_bars
 from deepsym.representations.events import (
     NOTE_OFF,
     TIME_SHIFT,
@@ -424,6 +425,21 @@ def test_bars_family_rule_by_program():
     assert assign_tracks(score, "voice", 4) == [[0], [1], [2], [3]]  # drums left out
     with pytest.raises(DeepsymError, match='rule="family" has 5 tracks'):
         assign_tracks(score, "family", 4)
+
+
+def test_bars_decode_with_a_program_per_track(tmp_path):
+    """``programs`` voices each decoded slot; the MIDI file carries them (read by mido)."""
+    bars = to_bars(score_of(midi_fixtures()[1]))
+    decoded = Bars(programs=(52, 40, 41, 42)).decode(bars)
+    assert [t.program for t in decoded.tracks] == [52, 40, 41, 42]
+    assert [t.program for t in from_bars(bars).tracks] == [0, 0, 0, 0]
+    write_midi(decoded, tmp_path / "voiced.mid")
+    changes = [m.program for track in mido.MidiFile(tmp_path / "voiced.mid").tracks
+               for m in track if m.type == "program_change"]
+    assert changes == [52, 40, 41, 42]
+    for bad in ((1, 2, 3), (0, 0, 0, 128)):
+        with pytest.raises(DeepsymError, match="programs must be 4 numbers from 0 to 127"):
+            Bars(programs=bad)
 
 
 # -- text -------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ from deepsym.training.checkpoint import (
     save_checkpoint,
 )
 from deepsym.training.engine import Budget, choose_device, train
-from deepsym.training.options import options_for
+from deepsym.training.options import build_optimizer, options_for
 
 TESTS = Path(__file__).resolve().parent
 PLUGIN = "tiny-training"
@@ -574,6 +574,18 @@ def test_options_come_from_the_config_then_from_settings():
     with pytest.raises(ValueError, match="batch_size must be at least 1"):
         TrainOptions(batch_size=0)
 
+
+@pytest.mark.parametrize("kind", ["adam", "adamw"])
+def test_adams_betas_are_an_option(kind):
+    """MuseGAN's Adam runs at betas (0.5, 0.9); torch's default is (0.9, 0.999)."""
+    weight = torch.nn.Parameter(torch.zeros(2))
+    assert build_optimizer([weight], TrainOptions(optimizer=kind)).defaults["betas"] == \
+        (0.9, 0.999)
+    chosen = build_optimizer([weight], TrainOptions(optimizer=kind, betas=(0.5, 0.9)))
+    assert chosen.defaults["betas"] == (0.5, 0.9)
+    for bad in ((0.5,), (0.5, 1.0), (-0.1, 0.9)):
+        with pytest.raises(ValueError, match="betas must be two numbers"):
+            TrainOptions(betas=bad)
 
 
 # -- the command line ----------------------------------------------------------------------

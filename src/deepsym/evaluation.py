@@ -33,6 +33,7 @@ from deepsym.metrics.distance import SetDistance, set_distance
 from deepsym.metrics.originality import PlagiarismReport, Span, note_sequence, plagiarism
 from deepsym.metrics.summary import aggregate, summarize
 from deepsym.midi import read_midi
+from deepsym.score import Score
 
 #: (mean, standard deviation, pieces where defined) per metric.
 Stats = dict[str, tuple[float, float, int]]
@@ -51,23 +52,27 @@ class Evaluation:
     train_pieces: int
     plagiarism: list[PlagiarismReport]  # one per generated piece, in ``pieces`` order
     skipped: list[tuple[str, str]]   # generated files that could not be read: path, reason
+    seconds: float | None = None     # where the held-out pieces were cut (None: whole)
     #: metrics that raised or gave no number on some piece (NaN there): name -> why
     metric_failures: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 def evaluate(generated: str | os.PathLike | Iterable[str | os.PathLike],
              corpus: str | os.PathLike | Corpus, *, top: int = 3,
-             workers: int | None = None, split: str | None = None) -> Evaluation:
+             workers: int | None = None, split: str | None = None,
+             seconds: float | None = None) -> Evaluation:
     """Evaluate the MIDI files ``generated`` (a folder, searched recursively, or files)
     against ``corpus`` (a corpus folder built by ``deepsym corpus build``, or an open
     :class:`Corpus`). A generated file that cannot be read is skipped and listed; none
     readable, a corpus without held-out or train pieces, or ``top`` < 1 raise
     :class:`DeepsymError`. The held-out pieces are those of ``split`` (default: test,
-    or valid when test is empty). A metric that fails on a piece is NaN there and listed in
-    ``metric_failures``.
+    or valid when test is empty), measured over their first ``seconds`` when given (as long
+    as the generated pieces: counts such as repetitions grow with length), else whole. A
+    metric that fails on a piece is NaN there and listed in ``metric_failures``.
     """
     if top < 1:
         raise DeepsymError(f"top must be at least 1, not {top}")
+    _check_sampling(None, seconds, 0)
     corpus = corpus if isinstance(corpus, Corpus) else Corpus.open(corpus)
     sources = [generated] if isinstance(generated, (str, os.PathLike)) else list(generated)
     files = find_midi_files(sources)
@@ -92,9 +97,15 @@ def evaluate(generated: str | os.PathLike | Iterable[str | os.PathLike],
                                    generated=name) for name, score in scores.items()]
     failures: dict[str, str] = {}
     measured = aggregate(summarize(score, failures) for score in scores.values())
-    reference = aggregate(summarize(corpus.score(i), failures) for i in held_out)
+    reference = aggregate(summarize(_first(corpus.score(i), seconds), failures)
+                          for i in held_out)
     return Evaluation(str(corpus.path), split, measured, reference, list(scores),
-                      len(held_out), len(train), reports, skipped, failures)
+                      len(held_out), len(train), reports, skipped, seconds, failures)
+
+
+def _first(score: Score, seconds: float | None) -> Score:
+    """``score`` cut to its first ``seconds`` (None: whole)."""
+    return score if seconds is None else score.slice_seconds(0, seconds)
 
 
 def _held_out(corpus: Corpus) -> tuple[str, Sequence[int]]:
@@ -302,8 +313,7 @@ def _distance(trained: Any, run: str | os.PathLike, corpus: Corpus, split: str,
     failures: dict[str, str] = {}
     generated = [summarize(score, failures)
                  for score in sampler.pieces(count, seconds=seconds)]
-    reference = [summarize(corpus.score(i).slice_seconds(0, seconds), failures)
-                 for i in indices]
+    reference = [summarize(_first(corpus.score(i), seconds), failures) for i in indices]
     return HeldOutDistance(str(run), trained.name, trained.step, split, len(indices), count,
                            seconds, seed, set_distance(generated, reference), failures)
 
@@ -326,7 +336,8 @@ def markdown(evaluation: Evaluation, *, title: str = "Evaluation", intro: str = 
     paths are written relative to ``base`` when given."""
     links = links or {}
     gen = f"generated ({len(evaluation.pieces)} pieces)"
-    held = f"held-out {evaluation.split} split ({evaluation.held_out_pieces} pieces)"
+    held = (f"held-out {evaluation.split} split ({evaluation.held_out_pieces} pieces"
+            f"{held_out_cut(evaluation)})")
     lines = [f"# {title}", ""]
     if intro:
         lines += [intro, ""]
@@ -372,6 +383,11 @@ def write_report(evaluation: Evaluation, path: str | os.PathLike, **options) -> 
     return write_atomic(path, markdown(evaluation, **options).encode("utf-8"))
 
 
+def held_out_cut(evaluation: Evaluation) -> str:
+    """How much of each held-out piece was measured, for a table heading."""
+    return "" if evaluation.seconds is None else f", first {evaluation.seconds:g} s"
+
+
 def stat_text(value: tuple[float, float, int]) -> str:
     """``mean ± std`` to three significant figures; "-" where undefined."""
     mean, std, _ = value
@@ -399,5 +415,5 @@ def _relative(target: str | os.PathLike, base: str | os.PathLike | None) -> str:
 
 
 __all__ = ["MEASURES", "Evaluation", "HeldOutDistance", "HeldOutLoss", "evaluate",
-           "evaluate_run", "held_out_distance", "held_out_loss", "markdown", "metric_rows",
-           "stat_text", "write_report"]
+           "evaluate_run", "held_out_cut", "held_out_distance", "held_out_loss", "markdown",
+           "metric_rows", "stat_text", "write_report"]

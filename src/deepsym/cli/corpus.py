@@ -41,9 +41,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     build.add_argument("sources", nargs="*", metavar="SRC",
                        help="a folder, a MIDI file or a glob pattern (quote it)")
     build.add_argument("--dataset", metavar="NAME", default=None,
-                       help="also the MIDI files of a registered dataset (jsb, folk, or a "
-                            "plugin's), written first into $DEEPSYM_DATA/NAME (default "
-                            "~/.cache/deepsym/datasets/NAME); no network needed")
+                       help="also the MIDI files of a registered dataset (jsb, folk, "
+                            "ensembles, or a plugin's), written first into $DEEPSYM_DATA/NAME "
+                            "(default ~/.cache/deepsym/datasets/NAME); no network needed")
     build.add_argument("-o", "--output", required=True, type=Path, metavar="CORPUS",
                        help="the corpus folder (created; updated if it is a corpus, rebuilt "
                             "whole if it is a damaged one)")

@@ -19,6 +19,7 @@ from deepsym.evaluation import (
     HeldOutDistance,
     HeldOutLoss,
     evaluate,
+    held_out_cut,
     metric_rows,
     stat_text,
     write_report,
@@ -64,9 +65,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
                         help="for the distance: pieces to sample (default: as many as the "
                              f"split has, at most {MAX_PIECES})")
     parser.add_argument("--seconds", type=float, metavar="S",
-                        help="for the distance: the length of the sampled pieces, where "
-                             "the held-out ones are cut too (default: their median "
-                             f"duration, at most {MAX_SECONDS:g})")
+                        help="where the held-out pieces are cut: for DIR, to the length of "
+                             "the generated pieces (default: whole); for the distance, also "
+                             "the length of the sampled pieces (default: the held-out "
+                             f"pieces' median duration, at most {MAX_SECONDS:g})")
     parser.add_argument("--seed", type=int, default=0,
                         help="for the distance: the sampler's seed (default 0)")
     parser.add_argument("--split", choices=("train", "valid", "test"),
@@ -97,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
             print("\n".join(distance_lines(measured, args.measure == "auto")))
     if args.generated is None:
         return 0
-    result = evaluate(args.generated, args.corpus, top=args.top, workers=args.workers)
+    result = evaluate(args.generated, args.corpus, top=args.top, workers=args.workers,
+                      seconds=args.seconds)
     for path, reason in result.skipped:
         print(f"deepsym: warning: skipped {path}: {reason}", file=sys.stderr)
     for problem in result.metric_failures.values():
@@ -111,7 +114,8 @@ def run(args: argparse.Namespace) -> int:
 def text(result: Evaluation) -> list[str]:
     """The metric table, then the plagiarism table of each generated piece."""
     rows = [("metric", f"generated ({len(result.pieces)})",
-             f"{result.split} ({result.held_out_pieces})"), *metric_rows(result)]
+             f"{result.split} ({result.held_out_pieces}{held_out_cut(result)})"),
+            *metric_rows(result)]
     widths = [max(len(r[c]) for r in rows) for c in range(3)]
     lines = [f"{result.corpus}: generated pieces vs the held-out {result.split} split "
              "(mean ± std)"]

@@ -31,8 +31,12 @@ COLUMNS = (
     ("repetitions_4", "reps-4", 0),
     ("empty_beat_rate", "empty-beats", 3),
     ("groove_consistency", "groove", 3),
-    ("qualified_note_rate", "qualified", 3),
-    ("tonal_distance", "tonal-dist", 2),
+    # MuseGAN's (Dong et al. 2018): EB, UPC, QN, DP, TD
+    ("empty_measure_rate", "EB", 3),
+    ("used_pitch_classes", "UPC", 2),
+    ("qualified_note_rate", "QN", 3),
+    ("drum_pattern_rate", "DP", 3),
+    ("tonal_distance", "TD", 2),
 )
 
 

@@ -1,4 +1,5 @@
-"""Datasets that install offline: music21's Bach chorales and folk tunes as MIDI files.
+"""Datasets that install offline: music21's Bach chorales, folk tunes and ensemble scores
+as MIDI files.
 
 Nothing is downloaded: music21 (``pip install "deepsym[datasets]"``) ships the scores,
 and the first use writes them as MIDI files into ``$DEEPSYM_DATA/<name>`` (default
@@ -19,6 +20,20 @@ where it would have been (so it is not tried again).
   tune is its ``X:`` line up to the first empty line, as ABC defines it. About 13,000
   tunes; music21 writes MIDI slowly (0.3 s a tune, repeats expanded), so the first
   use takes about half an hour on 2 cores.
+- ``ensembles``: the scores (MusicXML, else Humdrum) in the corpus folders
+  ``ENSEMBLE_FOLDERS`` (the composers whose folder holds chamber music or accompanied
+  song; not the chorales, ABC tunes or unaccompanied vocal polyphony) whose parts with
+  notes play at least two different General MIDI programs, e.g. string quartets, a
+  Corelli trio sonata, songs with piano; as ``<folder>-<path>.mid``
+  ("beethoven-opus59no1-movement1.mid"), one track per part, named after the part, on
+  channels 0-15 but 9. A part's program is found by its name (``INSTRUMENT_PROGRAMS``,
+  first keyword that the lower-cased name contains), else music21's
+  ``instrument.midiProgram``, else by the instrument's name in the same table; the name
+  comes first because the files' own instruments are often playback settings (Mozart's
+  K. 80 has "String Ensemble 1" for all four parts, one Haydn movement "Piano" for its
+  violins). Every voice is program 52 (Choir Aahs), so voices alone are one instrument.
+  A piece of one instrument (piano music, say) or with a part of no known program is
+  skipped.
 
 ``materialize(name)`` runs any registered dataset (these two or a plugin's).
 """
@@ -37,9 +52,22 @@ from deepsym.fileio import write_atomic
 
 DATA_ENV = "DEEPSYM_DATA"
 JSB_VOICES = ("Soprano", "Alto", "Tenor", "Bass")
-JSB_SUFFIXES = (".mxl", ".xml", ".musicxml", ".krn")
+SCORE_SUFFIXES = (".mxl", ".xml", ".musicxml", ".krn")  # a piece in several: the first
 FOLK_COLLECTIONS = ("airdsAirs", "essenFolksong", "miscFolk", "nottingham-dataset",
                     "oneills1850", "ryansMammoth")
+ENSEMBLE_FOLDERS = ("beach", "beethoven", "corelli", "handel", "haydn", "liliuokalani",
+                    "mozart", "schubert", "schumann_clara", "schumann_robert", "weber",
+                    "webern")
+#: (keyword, General MIDI program), first match wins: an instrument's name contains it.
+INSTRUMENT_PROGRAMS = (
+    ("violoncello", 42), ("cello", 42), ("contrabass", 43), ("double bass", 43),
+    ("violone", 43), ("viola", 41), ("violin", 40), ("piano", 0), ("harpsichord", 6),
+    ("organ", 19), ("guitar", 24), ("lute", 24), ("flute", 73), ("oboe", 68),
+    ("clarinet", 71), ("klarinette", 71), ("bassoon", 70), ("horn", 60), ("trumpet", 56),
+    ("trombone", 57), ("soprano", 52), ("alto", 52), ("tenor", 52), ("bass", 52),
+    ("voice", 52), ("vocal", 52), ("gesang", 52), ("choir", 52), ("canto", 52),
+)
+MIDI_CHANNELS = tuple(c for c in range(16) if c != 9)  # 9 is drums
 SKIPPED = ".skipped"
 MIN_PARALLEL = 16  # fewer pieces to convert than this are converted in this process
 _TUNE = re.compile(r"^X:.*?(?=\n[ \t]*\n|\nX:|\Z)", re.MULTILINE | re.DOTALL)
@@ -71,15 +99,22 @@ def jsb_chorales(root: str | os.PathLike, *, limit: int | None = None,
                  workers: int | None = None) -> list[Path]:
     """The Bach chorales as four-voice MIDI files in ``root`` (the first ``limit``)."""
     corpus = _music21_corpus()
-    by_target: dict[str, str] = {}  # a chorale in two formats: MusicXML first
-    for source in sorted((str(p) for p in corpus.getComposer("bach")
-                          if str(p).lower().endswith(JSB_SUFFIXES)),
-                         key=lambda p: JSB_SUFFIXES.index(Path(p).suffix.lower())):
-        by_target.setdefault(f"bach-{_stem(Path(source).name)}.mid", _corpus_name(source))
-    root = Path(root)
-    jobs = [(source, str(root / target), None)
-            for target, source in sorted(by_target.items(), key=lambda item: item[1])][:limit]
+    pieces = _one_per_piece(corpus.getComposer("bach"),
+                            lambda source: f"bach-{_stem(Path(source).name)}.mid")
+    jobs = [(source, str(Path(root) / target), None) for source, target in pieces][:limit]
     return _convert(jobs, _write_chorale, workers)
+
+
+def ensemble_scores(root: str | os.PathLike, *, limit: int | None = None,
+                    workers: int | None = None) -> list[Path]:
+    """music21's scores of at least two instruments as MIDI files in ``root``, a track per
+    part with the part's program (see the module docstring; the first ``limit`` pieces)."""
+    corpus = _music21_corpus()
+    sources = [p for p in corpus.getPaths()
+               if _corpus_name(str(p)).split("/")[0] in ENSEMBLE_FOLDERS]
+    pieces = _one_per_piece(sources, lambda source: f"{_stem(_corpus_name(source))}.mid")
+    jobs = [(source, str(Path(root) / target), None) for source, target in pieces][:limit]
+    return _convert(jobs, _write_ensemble, workers)
 
 
 def folk_tunes(root: str | os.PathLike, *, limit: int | None = None,
@@ -107,7 +142,7 @@ def _music21_corpus():
     try:
         from music21 import corpus
     except ImportError:
-        raise MissingExtraError('the jsb and folk datasets need music21: '
+        raise MissingExtraError("deepsym's datasets need music21: "
                                 'pip install "deepsym[datasets]"') from None
     return corpus
 
@@ -122,6 +157,16 @@ def _corpus_name(path: str) -> str:
 
 def _stem(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", name.rsplit(".", 1)[0])
+
+
+def _one_per_piece(paths: Iterable, target: Callable[[str], str]) -> list[tuple[str, str]]:
+    """``(corpus name, target file name)`` of each score among ``paths``, by corpus name; a
+    piece in several formats (one target) from the first of ``SCORE_SUFFIXES``."""
+    by_target: dict[str, str] = {}
+    for source in sorted((str(p) for p in paths if str(p).lower().endswith(SCORE_SUFFIXES)),
+                         key=lambda p: SCORE_SUFFIXES.index(Path(p).suffix.lower())):
+        by_target.setdefault(target(source), _corpus_name(source))
+    return sorted((source, target) for target, source in by_target.items())
 
 
 def _convert(jobs: list[Job], convert: Callable[[Job], str | None],
@@ -202,6 +247,65 @@ def _satb(parts: list) -> list | None:
     return None if None in chosen else chosen
 
 
+def _write_ensemble(job: Job) -> str | None:
+    """Write one score as a track per part with notes, each with its part's program; the
+    reason it cannot be written, or None."""
+    from music21 import corpus, stream
+
+    from deepsym.gm import PROGRAM_NAMES
+    from deepsym.midi import read_midi, write_midi
+
+    source, target, _ = job
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            score = corpus.parse(source)
+            if not isinstance(score, stream.Score):
+                return f"not one score but a {type(score).__name__}"
+            parts = [part for part in score.parts if part.recurse().notes]
+            for part in score.parts:
+                if not any(part is kept for kept in parts):
+                    score.remove(part)
+            programs = [_program(part) for part in parts]
+            names = [repr(part.partName) for part in parts]
+            if None in programs:
+                return f"no General MIDI program for part {names[programs.index(None)]}"
+            if len(set(programs)) < 2:
+                return f"one instrument (program {programs[0]}): parts {', '.join(names)}"
+            if len(parts) > len(MIDI_CHANNELS):
+                return f"{len(parts)} parts, more than {len(MIDI_CHANNELS)} MIDI channels"
+            data = _midi_bytes(score)
+        except Exception as exc:  # music21 raises many kinds (e.g. repeats it cannot expand)
+            return f"music21: {type(exc).__name__}: {exc}"
+    midi = read_midi(data, name=source)
+    tracks = [t for t in midi.tracks if len(t.notes)]
+    if len(tracks) != len(parts):
+        return f"music21 wrote {len(tracks)} tracks with notes for {len(parts)} parts"
+    channels = MIDI_CHANNELS[:len(parts)]
+    midi.tracks = [t.replace(name=part.partName or PROGRAM_NAMES[program], program=program,
+                             channel=channel, is_drum=False)
+                   for t, part, program, channel
+                   in zip(tracks, parts, programs, channels, strict=True)]
+    write_atomic(Path(target), write_midi(midi))
+    return None
+
+
+def _program(part) -> int | None:
+    """A music21 part's General MIDI program (see the module docstring), or None."""
+    instrument = part.getInstrument(returnDefault=False)
+    by_name = _program_by_name(part.partName)
+    if by_name is not None or instrument is None:
+        return by_name
+    if instrument.midiProgram is not None:
+        return int(instrument.midiProgram)
+    return _program_by_name(instrument.instrumentName)
+
+
+def _program_by_name(name: str | None) -> int | None:
+    name = (name or "").lower()
+    return next((program for keyword, program in INSTRUMENT_PROGRAMS if keyword in name), None)
+
+
 def _write_tune(job: Job) -> str | None:
     """Write one ABC tune as MIDI plus its text; the reason it cannot be written, or None."""
     from deepsym.representations.text import abc_to_midi
@@ -216,5 +320,6 @@ def _write_tune(job: Job) -> str | None:
     return None
 
 
-__all__ = ["DATA_ENV", "FOLK_COLLECTIONS", "JSB_VOICES", "data_root", "folk_tunes",
-           "jsb_chorales", "materialize"]
+__all__ = ["DATA_ENV", "ENSEMBLE_FOLDERS", "FOLK_COLLECTIONS", "INSTRUMENT_PROGRAMS",
+           "JSB_VOICES", "data_root", "ensemble_scores", "folk_tunes", "jsb_chorales",
+           "materialize"]

@@ -25,6 +25,8 @@ and voiced by slot).
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from deepsym.errors import DeepsymError
@@ -96,7 +98,7 @@ def to_bars(score: Score, *, rule: str = "voice", n_tracks: int = 4, steps_per_b
 
 def from_bars(array: np.ndarray, *, rule: str = "voice", steps_per_beat: int = 4,
               beats_per_bar: int = 4, pitch_range: tuple[int, int] = (24, 108),
-              velocity: int = 64) -> Score:
+              velocity: int = 64, programs: Sequence[int] | None = None) -> Score:
     """A Score from bars shaped like ``to_bars``'s (values > 0.5 sound).
 
     Parameters
@@ -107,12 +109,15 @@ def from_bars(array: np.ndarray, *, rule: str = "voice", steps_per_beat: int = 4
         As given to ``to_bars``.
     velocity : int
         Velocity of every note.
+    programs : sequence of int, optional
+        The General MIDI program of each slot (a drum slot ignores it); default: the
+        family's first program, or 0 (piano) for ``rule="voice"``.
 
     Returns
     -------
     Score
-        One track per slot (``voice 1`` .. or the family names, family programs,
-        drums on channel 9), ``ticks_per_beat = steps_per_beat``.
+        One track per slot (``voice 1`` .. or the family names, drums on channel 9),
+        ``ticks_per_beat = steps_per_beat``.
     """
     check_choice("rule", rule, RULES)
     array = np.asarray(array)
@@ -122,18 +127,31 @@ def from_bars(array: np.ndarray, *, rule: str = "voice", steps_per_beat: int = 4
                            f"got {array.shape}")
     bars, n_tracks = array.shape[:2]
     rolls = array.transpose(1, 0, 2, 3).reshape(n_tracks, bars * steps_per_bar, -1)
+    if rule == "family" and n_tracks != len(FAMILIES):
+        raise DeepsymError(f'rule="family" bars have {len(FAMILIES)} tracks, got {n_tracks}')
+    programs = _programs(rule, n_tracks, programs)
     tracks = from_pianoroll(rolls > THRESHOLD, "binary", resolution=steps_per_beat,
                             pitch_range=pitch_range, velocity=velocity)
     if rule == "family":
-        if n_tracks != len(FAMILIES):
-            raise DeepsymError(f'rule="family" bars have {len(FAMILIES)} tracks, '
-                               f"got {n_tracks}")
-        tracks = [t.replace(name=name, program=low or 0, is_drum=low is None,
+        tracks = [t.replace(name=name, program=program, is_drum=low is None,
                             channel=9 if low is None else k)
-                  for k, (t, (name, low, _)) in enumerate(zip(tracks, FAMILIES, strict=True))]
+                  for k, (t, (name, low, _), program)
+                  in enumerate(zip(tracks, FAMILIES, programs, strict=True))]
     else:
-        tracks = [t.replace(name=f"voice {k + 1}", channel=k) for k, t in enumerate(tracks)]
+        tracks = [t.replace(name=f"voice {k + 1}", program=program, channel=k)
+                  for k, (t, program) in enumerate(zip(tracks, programs, strict=True))]
     return Score(ticks_per_beat=steps_per_beat, tracks=tracks)
+
+
+def _programs(rule: str, n_tracks: int, programs: Sequence[int] | None) -> list[int]:
+    """One General MIDI program per slot: ``programs`` checked, or the defaults."""
+    if programs is None:
+        return [low or 0 for _, low, _ in FAMILIES] if rule == "family" else [0] * n_tracks
+    programs = [int(p) for p in programs]
+    if len(programs) != n_tracks or not all(0 <= p <= 127 for p in programs):
+        raise DeepsymError(f"programs must be {n_tracks} numbers from 0 to 127 (one per "
+                           f"track), not {programs}")
+    return programs
 
 
 def _notes_of(score: Score, indices: list[int]) -> np.ndarray:
@@ -142,13 +160,15 @@ def _notes_of(score: Score, indices: list[int]) -> np.ndarray:
 
 
 class Bars(Representation):
-    """``to_bars`` / ``from_bars`` as a representation (name ``bars``)."""
+    """``to_bars`` / ``from_bars`` as a representation (name ``bars``); ``programs``: the
+    General MIDI program of each decoded slot (see ``from_bars``)."""
 
     name = "bars"
 
     def __init__(self, rule: str = "voice", n_tracks: int = 4, steps_per_beat: int = 4,
                  beats_per_bar: int = 4, pitch_range: tuple[int, int] = (24, 108),
-                 conditions: tuple[str, ...] = ()) -> None:
+                 programs: Sequence[int] | None = None, conditions: tuple[str, ...] = ()
+                 ) -> None:
         super().__init__(conditions)
         check_choice("rule", rule, RULES)
         check_positive(n_tracks=n_tracks, steps_per_beat=steps_per_beat,
@@ -156,6 +176,7 @@ class Bars(Representation):
         if rule == "family" and n_tracks != len(FAMILIES):
             raise DeepsymError(f'rule="family" has {len(FAMILIES)} tracks, not {n_tracks}')
         self.n_tracks = n_tracks
+        self.programs = None if programs is None else _programs(rule, n_tracks, programs)
         self.options = {"rule": rule, "steps_per_beat": steps_per_beat,
                         "beats_per_bar": beats_per_bar,
                         "pitch_range": (int(pitch_range[0]), int(pitch_range[1]))}
@@ -171,4 +192,4 @@ class Bars(Representation):
         return to_bars(score, n_tracks=self.n_tracks, **self.options)
 
     def decode(self, array: np.ndarray) -> Score:
-        return from_bars(array, **self.options)
+        return from_bars(array, programs=self.programs, **self.options)

@@ -77,10 +77,12 @@ def generator_loss(kind: str, fake_scores: torch.Tensor, *, mean: Mean = torch.m
 
 def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,
                      fake: torch.Tensor, *, generator: torch.Generator | None = None,
-                     scaler: torch.amp.GradScaler | None = None,
-                     target: float = 1.0) -> torch.Tensor:
+                     scaler: torch.amp.GradScaler | None = None, target: float = 1.0,
+                     weights: torch.Tensor | None = None) -> torch.Tensor:
     """WGAN-GP's penalty (Gulrajani et al. 2017), mean_i (||grad f(x_i)||_2 - target)^2 at
-    x_i = eps_i real_i + (1 - eps_i) fake_i, eps_i ~ U[0, 1) per sample from ``generator``.
+    x_i = eps_i real_i + (1 - eps_i) fake_i, eps_i ~ U[0, 1) per sample from ``generator``
+    (or ``weights``, shape ``(batch,)``: the eps_i drawn by the caller, e.g. for the global
+    batch under data parallelism, ``Trainer.local_rows``).
 
     The critic must score samples independently (no batch norm; the paper uses layer norm);
     a sample's several scores are summed. The graph is kept, so the penalty trains the
@@ -90,7 +92,8 @@ def gradient_penalty(critic: Callable[[torch.Tensor], torch.Tensor], real: torch
     """
     real, fake = real.detach(), fake.detach()
     shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    eps = _uniform(shape, generator, real.device).to(real.dtype)
+    eps = (_uniform(shape, generator, real.device) if weights is None
+           else weights.reshape(shape)).to(real.dtype)
     mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
     scores = critic(mixed).sum()
     if scaler is not None:

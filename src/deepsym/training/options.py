@@ -34,10 +34,11 @@ SEEDS = 2**64  # seeds are 0 .. 2**64 - 1: torch's generators take 64 bits, nump
 class TrainOptions:
     """Training settings shared by every model.
 
-    ``optimizer`` with ``learning_rate``, ``weight_decay`` and (sgd, rmsprop)
-    ``momentum``. ``schedule``: the learning rate is ``learning_rate * f(step)`` with
-    ``f`` rising linearly over ``warmup_steps``, then constant, or falling to
-    ``final_lr_ratio`` at the last step by a half cosine or a line. ``grad_clip``: the
+    ``optimizer`` with ``learning_rate``, ``weight_decay``, (adam, adamw) ``betas``, the
+    decay rates of the moment estimates, and (sgd, rmsprop) ``momentum``. ``schedule``:
+    the learning rate is ``learning_rate * f(step)`` with ``f`` rising linearly over
+    ``warmup_steps``, then constant, or falling to ``final_lr_ratio`` at the last step by a
+    half cosine or a line. ``grad_clip``: the
     largest global gradient norm (None: no clipping). ``batch_size``: items per process
     and update. Every ``valid_every`` steps (0: never) the loss on up to ``valid_batches``
     batches of the valid split is computed; ``patience`` validations without improvement
@@ -55,6 +56,7 @@ class TrainOptions:
     learning_rate: float = 1e-3
     weight_decay: float = 0.0
     momentum: float = 0.9
+    betas: tuple[float, float] = (0.9, 0.999)
     schedule: Literal["constant", "cosine", "linear"] = "constant"
     warmup_steps: int = 0
     final_lr_ratio: float = 0.0
@@ -85,6 +87,8 @@ class TrainOptions:
             raise ValueError(f"learning_rate must be > 0, not {self.learning_rate}")
         if not 0 <= self.final_lr_ratio <= 1:
             raise ValueError(f"final_lr_ratio must be in [0, 1], not {self.final_lr_ratio}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"betas must be two numbers in [0, 1), not {list(self.betas)}")
         if not self.transpose[0] <= self.transpose[1]:
             raise ValueError(f"transpose must be [low, high] with low <= high, not "
                              f"{list(self.transpose)}")
@@ -190,9 +194,9 @@ def build_optimizer(parameters: Iterable[torch.nn.Parameter],
 
     lr, decay = options.learning_rate, options.weight_decay
     if options.optimizer == "adam":
-        return torch.optim.Adam(parameters, lr=lr, weight_decay=decay)
+        return torch.optim.Adam(parameters, lr=lr, betas=options.betas, weight_decay=decay)
     if options.optimizer == "adamw":
-        return torch.optim.AdamW(parameters, lr=lr, weight_decay=decay)
+        return torch.optim.AdamW(parameters, lr=lr, betas=options.betas, weight_decay=decay)
     if options.optimizer == "sgd":
         return torch.optim.SGD(parameters, lr=lr, momentum=options.momentum,
                                weight_decay=decay)

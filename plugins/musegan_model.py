@@ -1,0 +1,289 @@
+"""MuseGAN (Dong et al., AAAI 2018): its frozen config and its nn.Modules.
+
+A sample is ``(bars, tracks, steps, pitches)`` of the ``bars`` representation. The
+generator makes every bar of every track from random vectors of four kinds (the
+paper's section 3): shared by the tracks or one per track ("inter" / "intra"), and the
+same for every bar or one per bar ("time-independent" / "temporal": a temporal
+generator maps one vector to one vector per bar by transposed convolutions over the
+bar axis). The three models of the paper differ in which they use:
+
+- ``jamming``: one bar generator per track, fed that track's vectors only;
+- ``composer``: one bar generator making every track (tracks as channels), fed the
+  shared vectors only;
+- ``hybrid``: one bar generator per track, fed the shared vectors and its own.
+
+A bar generator is a dense layer, then transposed convolutions expanding time (beats,
+then steps) and then pitch (octaves, then the 12 pitch classes), batch norm and ReLU
+between (batch norm in the generator only). The critic reads all tracks as channels of
+3-D convolutions over (bars, steps, pitches), pitch first, and gives one score.
+
+Binary neurons (Dong & Yang, "Convolutional generative adversarial networks with binary
+neurons", ISMIR 2018): ``binary="deterministic"`` rounds the generator's probabilities,
+``"stochastic"`` draws each note from them, both passing gradients straight through.
+
+Sources: "the paper" is Dong, Hsiao, Yang and Yang, "MuseGAN: multi-track sequential
+generative adversarial networks for symbolic music generation and accompaniment",
+AAAI 2018 (arXiv:1709.06298).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
+
+import torch
+from torch import nn
+
+from deepsym.representations.bars import FAMILIES, Bars
+
+MODES = ("jamming", "composer", "hybrid")
+
+
+@dataclass(frozen=True)
+class MuseGANConfig:
+    """Sizes, the model kind and the optimizers' settings of MuseGAN.
+
+    The defaults fit the JSB chorales: the 4 voices as 4 tracks (``rule="voice"``), 4
+    bars of 4 beats of 4 steps, 84 pitches from C1. The paper's LPD-5 setting is
+    ``rule="family"``, ``n_tracks=5``, ``steps_per_beat=24``. Training is WGAN-GP:
+    ``n_critic`` critic updates per generator update, gradient penalty weight
+    ``gp_weight``, Adam at ``learning_rate`` with ``betas`` for both sides (the paper's).
+    """
+
+    mode: Literal["jamming", "composer", "hybrid"] = "hybrid"
+    rule: Literal["voice", "family"] = "voice"
+    n_tracks: int = 4
+    n_bars: int = 4  # bars per training sample (a phrase)
+    steps_per_beat: int = 4
+    beats_per_bar: int = 4
+    lowest_pitch: int = 24  # C1
+    n_pitches: int = 84  # a multiple of 12: the generator expands octaves, then classes
+    # General MIDI program of each decoded track (None: 0, or the family's for "family")
+    programs: tuple[int, ...] | None = None
+    latent: int = 32  # values per random vector (the paper: 32 for each of the four)
+    generator_channels: int = 128  # the bar generator's widest layer
+    critic_channels: int = 64
+    # binary neurons in training (BinaryMuseGAN); ours by default, the paper's MuseGAN has
+    # none. Measured on JSB, 4 minutes on a shared CPU: with none, 171 rounds left
+    # probabilities that a 0.5 threshold turned into 20 notes a phrase, the same in every
+    # phrase; stochastic, 90 rounds gave one phrase for every draw; deterministic, 81
+    # rounds gave varied phrases of the real note density (1.3 % of cells vs 1.2 %)
+    binary: Literal["none", "deterministic", "stochastic"] = "deterministic"
+    n_critic: int = 5  # critic updates per generator update (the paper)
+    gp_weight: float = 10.0  # the gradient penalty's lambda (WGAN-GP, the paper)
+    batch_size: int = 32  # the paper's 64 halves the rounds a CPU makes in a budget
+    learning_rate: float = 1e-3  # Adam's alpha (the paper)
+    betas: tuple[float, float] = (0.5, 0.9)  # Adam's beta1, beta2 (the paper)
+
+    def __post_init__(self) -> None:
+        for name in ("n_tracks", "n_bars", "steps_per_beat", "beats_per_bar", "latent",
+                     "generator_channels", "critic_channels", "n_critic", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.n_pitches < 12 or self.n_pitches % 12:
+            raise ValueError(f"n_pitches must be a positive multiple of 12, not "
+                             f"{self.n_pitches}")
+        if not 0 <= self.lowest_pitch <= 128 - self.n_pitches:
+            raise ValueError(f"lowest_pitch {self.lowest_pitch} + n_pitches "
+                             f"{self.n_pitches} must lie within MIDI's 0..127")
+        if self.rule == "family" and self.n_tracks != len(FAMILIES):
+            raise ValueError(f'rule="family" needs n_tracks={len(FAMILIES)}, not '
+                             f"{self.n_tracks}")
+        if self.gp_weight < 0:
+            raise ValueError(f"gp_weight must be >= 0, not {self.gp_weight}")
+
+    @property
+    def steps_per_bar(self) -> int:
+        return self.steps_per_beat * self.beats_per_bar
+
+    def make_representation(self) -> Bars:
+        """The ``bars`` representation of these sizes."""
+        return Bars(rule=self.rule, n_tracks=self.n_tracks, steps_per_beat=self.steps_per_beat,
+                    beats_per_bar=self.beats_per_bar, programs=self.programs,
+                    pitch_range=(self.lowest_pitch, self.lowest_pitch + self.n_pitches))
+
+
+class Latents(NamedTuple):
+    """The random vectors of a batch; a model uses some (``Generator.kinds``).
+
+    ``inter`` ``(batch, latent)`` and ``inter_temporal`` ``(batch, latent)`` are shared
+    by the tracks; ``intra`` and ``intra_temporal`` ``(batch, tracks, latent)`` are one
+    per track. The temporal ones are the temporal generators' inputs."""
+
+    inter: torch.Tensor | None = None
+    inter_temporal: torch.Tensor | None = None
+    intra: torch.Tensor | None = None
+    intra_temporal: torch.Tensor | None = None
+
+
+#: the vectors each mode draws
+KINDS = {"jamming": ("intra", "intra_temporal"), "composer": ("inter", "inter_temporal"),
+         "hybrid": Latents._fields}
+
+
+class TemporalGenerator(nn.Module):
+    """One vector ``(batch, latent)`` to one per bar ``(batch, bars, latent)``: two
+    transposed convolutions over the bar axis (1 -> 2 -> bars), batch norm and ReLU
+    between."""
+
+    def __init__(self, latent: int, bars: int, channels: int = 256) -> None:
+        super().__init__()
+        first = min(2, bars)
+        self.net = nn.Sequential(
+            nn.ConvTranspose1d(latent, channels, first), nn.BatchNorm1d(channels), nn.ReLU(),
+            nn.ConvTranspose1d(channels, latent, bars - first + 1), nn.BatchNorm1d(latent),
+            nn.ReLU())
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.net(z[:, :, None]).transpose(1, 2)
+
+
+class BarGenerator(nn.Module):
+    """A vector ``(batch, inputs)`` to the logits of one bar ``(batch, tracks, steps,
+    pitches)``: dense, then transposed 2-D convolutions over (time, pitch) expanding
+    time (to beats, then steps) and then pitch (to octaves, then the 12 classes)."""
+
+    def __init__(self, inputs: int, tracks: int, config: MuseGANConfig) -> None:
+        super().__init__()
+        c = config.generator_channels
+        octaves = config.n_pitches // 12
+        self.dense = nn.Sequential(nn.Linear(inputs, c), nn.BatchNorm1d(c), nn.ReLU())
+        self.net = nn.Sequential(
+            *_up(c, c // 2, (config.beats_per_bar, 1)),
+            *_up(c // 2, c // 2, (config.steps_per_beat, 1)),
+            *_up(c // 2, c // 4, (1, octaves)),
+            nn.ConvTranspose2d(c // 4, tracks, (1, 12), stride=(1, 12)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(self.dense(x)[:, :, None, None])
+
+
+def _up(inputs: int, outputs: int, kernel: tuple[int, int]) -> list[nn.Module]:
+    """A transposed convolution multiplying (time, pitch) by ``kernel``, BN, ReLU."""
+    return [nn.ConvTranspose2d(inputs, outputs, kernel, stride=kernel),
+            nn.BatchNorm2d(outputs), nn.ReLU()]
+
+
+class Generator(nn.Module):
+    """Latents to note probabilities ``(batch, bars, tracks, steps, pitches)``."""
+
+    def __init__(self, config: MuseGANConfig) -> None:
+        super().__init__()
+        self.mode, self.latent = config.mode, config.latent
+        self.tracks, self.bars = config.n_tracks, config.n_bars
+        self.kinds = KINDS[config.mode]
+        shared = sum(k.startswith("inter") for k in self.kinds)
+        own = len(self.kinds) - shared
+        self.temporal = nn.ModuleDict()
+        if "inter_temporal" in self.kinds:
+            self.temporal["inter"] = TemporalGenerator(config.latent, config.n_bars)
+        # one temporal generator per track for the tracks' own temporal vectors
+        self.track_temporal = nn.ModuleList(
+            TemporalGenerator(config.latent, config.n_bars)
+            for _ in range(config.n_tracks if "intra_temporal" in self.kinds else 0))
+        inputs = config.latent * (shared + own)
+        if config.mode == "composer":
+            self.bar = nn.ModuleList([BarGenerator(inputs, config.n_tracks, config)])
+        else:
+            self.bar = nn.ModuleList(BarGenerator(inputs, 1, config)
+                                     for _ in range(config.n_tracks))
+
+    def draw(self, batch: int, normal) -> Latents:
+        """The latents of ``batch`` samples, each vector from ``normal(shape)`` (N(0, 1)
+        draws: the paper's prior), only the kinds this mode uses."""
+        shapes = {"inter": (batch, self.latent), "inter_temporal": (batch, self.latent),
+                  "intra": (batch, self.tracks, self.latent),
+                  "intra_temporal": (batch, self.tracks, self.latent)}
+        return Latents(**{kind: normal(shapes[kind]) for kind in self.kinds})
+
+    def forward(self, z: Latents) -> torch.Tensor:
+        """Logits ``(batch, bars, tracks, steps, pitches)``."""
+        batch = len(next(v for v in z if v is not None))
+        bars = self.bars
+        shared = []
+        if z.inter is not None:
+            shared.append(z.inter[:, None].expand(-1, bars, -1))
+        if z.inter_temporal is not None:
+            shared.append(self.temporal["inter"](z.inter_temporal))
+        if self.mode == "composer":
+            x = torch.cat(shared, -1).reshape(batch * bars, -1)
+            out = self.bar[0](x)
+            return out.reshape(batch, bars, *out.shape[1:])
+        tracks = []
+        for k, bar in enumerate(self.bar):
+            own = list(shared)
+            if z.intra is not None:
+                own.append(z.intra[:, k, None].expand(-1, bars, -1))
+            if z.intra_temporal is not None:
+                own.append(self.track_temporal[k](z.intra_temporal[:, k]))
+            out = bar(torch.cat(own, -1).reshape(batch * bars, -1))
+            tracks.append(out.reshape(batch, bars, *out.shape[2:]))
+        return torch.stack(tracks, 2)
+
+
+class Critic(nn.Module):
+    """Samples ``(batch, bars, tracks, steps, pitches)`` to one score each: 3-D
+    convolutions with the tracks as channels, over pitch (the 12 classes, then the
+    octaves), then time (beats, then the bar), then the bars; leaky ReLU, no batch norm
+    (the gradient penalty needs each sample scored alone)."""
+
+    def __init__(self, config: MuseGANConfig) -> None:
+        super().__init__()
+        c, bars = config.critic_channels, config.n_bars
+        first = min(2, bars)
+        layers = [(config.n_tracks, c, (1, 1, 12)), (c, c, (1, 1, config.n_pitches // 12)),
+                  (c, c, (1, config.steps_per_beat, 1)), (c, c, (1, config.beats_per_bar, 1)),
+                  (c, c, (first, 1, 1)), (c, 2 * c, (bars - first + 1, 1, 1))]
+        modules: list[nn.Module] = []
+        for inputs, outputs, kernel in layers:
+            stride = kernel if kernel[0] == 1 else (1, 1, 1)
+            modules += [nn.Conv3d(inputs, outputs, kernel, stride=stride), nn.LeakyReLU(0.2)]
+        self.net = nn.Sequential(*modules, nn.Flatten())
+        self.head = nn.Linear(2 * c, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.net(x.transpose(1, 2)))[:, 0]
+
+
+def binarize(probabilities: torch.Tensor, kind: str, uniform: torch.Tensor | None = None
+             ) -> torch.Tensor:
+    """Binary neurons with the straight-through estimator: the forward pass gives 0/1 (by
+    0.5, or ``uniform < p`` for ``"stochastic"``), the backward pass the gradient of
+    ``probabilities``. ``kind="none"``: the probabilities unchanged."""
+    if kind == "none":
+        return probabilities
+    hard = (probabilities > 0.5 if kind == "deterministic" else uniform < probabilities)
+    return probabilities + (hard.to(probabilities.dtype) - probabilities).detach()
+
+
+class MuseGAN(nn.Module):
+    """The generator and the critic, as one module so that a checkpoint holds both."""
+
+    def __init__(self, config: MuseGANConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.generator = Generator(config)
+        self.critic = Critic(config)
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """From ``a`` (t=0) to ``b`` (t=1) along the last axis: the direction turns by even
+    angles (spherical interpolation) and the length goes linearly, so the path keeps a
+    Gaussian vector's length typical, unlike a straight line through the middle; ``t``
+    broadcasts against the leading axes."""
+    t = t.reshape(*t.shape, *(1,) * (a.dim() - t.dim()))
+    length_a, length_b = (v.norm(dim=-1, keepdim=True).clamp_min(1e-12) for v in (a, b))
+    unit_a, unit_b = a / length_a, b / length_b
+    omega = torch.arccos((unit_a * unit_b).sum(-1, keepdim=True).clamp(-1 + 1e-7, 1 - 1e-7))
+    direction = (torch.sin((1 - t) * omega) * unit_a + torch.sin(t * omega) * unit_b) \
+        / torch.sin(omega)
+    return direction * ((1 - t) * length_a + t * length_b)
+
+
+def phrase_walk(previous: torch.Tensor, fresh: torch.Tensor, walk: float) -> torch.Tensor:
+    """The next phrase's temporal vector: ``sqrt(1 - walk^2) previous + walk fresh``, a
+    step of an autoregressive walk that keeps N(0, 1) vectors N(0, 1) (``walk=1``: a new
+    vector, ``0``: the same)."""
+    return math.sqrt(1 - walk * walk) * previous + walk * fresh

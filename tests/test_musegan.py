@@ -1,0 +1,229 @@
+"""MuseGAN: the three generators' structure, the critic, binary neurons, the sampler's
+options, and a short real training on chorales through the command line."""
+from __future__ import annotations
+
+import csv
+
+import mido
+import numpy as np
+import pytest
+import torch
+from deepsym_plugins.musegan_model import (
+    KINDS,
+    MODES,
+    Critic,
+    Generator,
+    MuseGAN,
+    MuseGANConfig,
+    binarize,
+    phrase_walk,
+)
+from deepsym_plugins.musegan_sample import PhraseSampler
+from music21_corpus import real_midi_files
+
+from deepsym import read_midi
+from deepsym.cli import main
+from deepsym.data import build_corpus
+from deepsym.errors import DeepsymError
+from deepsym.sampling.run import load_sampler
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+SMALL = {"generator_channels": 16, "critic_channels": 8, "latent": 4}
+
+
+def small(**fields) -> MuseGANConfig:
+    return MuseGANConfig(**{**SMALL, **fields})
+
+
+def normal(seed: int):
+    rng = torch.Generator().manual_seed(seed)
+    return lambda shape: torch.randn(shape, generator=rng)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_mode_makes_phrases_of_the_configured_shape(mode):
+    for config in (small(mode=mode),  # JSB's: 4 tracks, 4 bars of 16 steps, 84 pitches
+                   small(mode=mode, rule="family", n_tracks=5, steps_per_beat=24),  # LPD-5
+                   small(mode=mode, n_bars=1, n_pitches=12)):
+        model = MuseGAN(config)
+        z = model.generator.draw(3, normal(0))
+        assert {k for k, v in z._asdict().items() if v is not None} == set(KINDS[mode])
+        logits = model.generator(z)
+        assert logits.shape == (3, config.n_bars, config.n_tracks, config.steps_per_bar,
+                                config.n_pitches)
+        assert model.critic(torch.sigmoid(logits)).shape == (3,)
+
+
+def test_a_hybrid_tracks_own_vectors_move_that_track_alone():
+    """The shared vectors reach every track, a track's own ones only that track."""
+    generator = Generator(small(mode="hybrid")).eval()
+    z = generator.draw(2, normal(1))
+    base = generator(z)
+    intra = z.intra.clone()
+    intra[:, 2] += 1
+    moved = (generator(z._replace(intra=intra)) - base).abs().amax(dim=(0, 1, 3, 4))
+    assert moved[2] > 0 and torch.all(moved[[0, 1, 3]] == 0)
+    shared = (generator(z._replace(inter=z.inter + 1)) - base).abs().amax(dim=(0, 1, 3, 4))
+    assert torch.all(shared > 0)
+
+
+def test_a_jamming_model_has_no_shared_vector_and_a_composer_no_own_ones():
+    assert Generator(small(mode="jamming")).draw(1, normal(0)).inter is None
+    composer = Generator(small(mode="composer"))
+    assert composer.draw(1, normal(0)).intra is None and len(composer.bar) == 1
+
+
+def test_the_temporal_generator_gives_each_bar_its_own_vector():
+    generator = Generator(small(mode="composer")).eval()
+    per_bar = generator.temporal["inter"](torch.randn(5, 4, generator=torch.Generator()
+                                                      .manual_seed(0)))
+    assert per_bar.shape == (5, 4, 4)
+    assert not torch.allclose(per_bar[:, 0], per_bar[:, 1])
+
+
+def test_the_critic_scores_each_sample_alone():
+    """No batch norm: a sample's score does not depend on the others (the gradient
+    penalty needs that)."""
+    critic = Critic(small())
+    x = (torch.rand(4, 4, 4, 16, 84, generator=torch.Generator().manual_seed(0)) < 0.1).float()
+    scores = critic(x)
+    other = x.clone()
+    other[1:] = 1 - other[1:]
+    assert torch.allclose(critic(other)[0], scores[0])
+    assert not torch.allclose(critic(other)[1:], scores[1:])
+
+
+@pytest.mark.parametrize("kind", ["deterministic", "stochastic"])
+def test_binary_neurons_give_notes_forward_and_pass_gradients_straight_through(kind):
+    p = torch.tensor([0.2, 0.6, 0.9], requires_grad=True)
+    uniform = torch.tensor([0.1, 0.7, 0.5])
+    out = binarize(p, kind, uniform)
+    expected = [0.0, 1.0, 1.0] if kind == "deterministic" else [1.0, 0.0, 1.0]
+    assert out.tolist() == expected
+    (out * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
+    assert p.grad.tolist() == [1.0, 2.0, 3.0]
+    assert binarize(p, "none") is p
+
+
+def test_the_phrase_walk_keeps_unit_variance():
+    rng = torch.Generator().manual_seed(0)
+    a, b = torch.randn(100_000, generator=rng), torch.randn(100_000, generator=rng)
+    assert phrase_walk(a, b, 0.5).std().item() == pytest.approx(1.0, abs=0.01)
+    assert torch.equal(phrase_walk(a, b, 0.0), a) and torch.equal(phrase_walk(a, b, 1.0), b)
+
+
+def test_config_checks():
+    with pytest.raises(ValueError, match="multiple of 12"):
+        MuseGANConfig(n_pitches=80)
+    with pytest.raises(ValueError, match='rule="family" needs n_tracks=5'):
+        MuseGANConfig(rule="family")
+    with pytest.raises(ValueError, match="within MIDI"):
+        MuseGANConfig(lowest_pitch=60)
+
+
+# -- sampling ------------------------------------------------------------------------------
+
+
+def sampler(mode: str = "hybrid", seed: int = 0, **options) -> PhraseSampler:
+    config = small(mode=mode)
+    torch.manual_seed(0)
+    model = MuseGAN(config)
+    return PhraseSampler(model, config.make_representation(), seed=seed, options=options)
+
+
+def test_phrases_chain_into_longer_pieces_with_the_temporal_vectors_walking():
+    """Two phrases: at walk 0 the second repeats the first, at 1 it is new; only the
+    temporal vectors move (the threshold: the untrained model's median probability)."""
+    first = sampler()
+    z = first.latents(2)
+    with torch.no_grad():
+        threshold = float(torch.sigmoid(first.model.generator(z)).median())
+    walked = first.walked(z)
+    assert torch.equal(walked.inter, z.inter) and torch.equal(walked.intra, z.intra)
+    assert not torch.equal(walked.intra_temporal, z.intra_temporal)
+    for walk, repeats in ((0.0, True), (1.0, False)):
+        for score in sampler(walk=walk, threshold=threshold).sample(2, 8):
+            roll = first.representation.encode(score)
+            assert roll.shape[0] == 8 and 0 < roll.mean() < 1
+            assert np.array_equal(roll[:4], roll[4:]) == repeats
+
+
+def test_fixed_shared_vectors_and_interpolation():
+    s = sampler(shared="fixed")
+    z = s.latents(3)
+    assert torch.equal(z.inter[0], z.inter[2]) and torch.equal(z.inter_temporal[0],
+                                                                z.inter_temporal[1])
+    assert not torch.equal(z.intra[0], z.intra[1])
+    line = sampler(interpolate=True).latents(5)
+    ends = sampler(interpolate=True)
+    first, last = (ends.model.generator.draw(5, ends.normal) for _ in range(2))
+    assert torch.allclose(line.intra[0], first.intra[0], atol=1e-5)
+    assert torch.allclose(line.intra[-1], last.intra[-1], atol=1e-5)
+    unit = line.inter / line.inter.norm(dim=-1, keepdim=True)
+    angles = torch.arccos((unit[1:] * unit[:-1]).sum(-1))
+    assert torch.allclose(angles, angles.mean().expand_as(angles), rtol=1e-3)  # even steps
+    with pytest.raises(DeepsymError, match="no shared vector"):
+        sampler("jamming", shared="fixed")
+
+
+def test_bernoulli_binarization_draws_from_the_seed():
+    a = sampler(binarize="bernoulli", seed=3).sample(1, 4)[0]
+    b = sampler(binarize="bernoulli", seed=3).sample(1, 4)[0]
+    c = sampler(binarize="bernoulli", seed=4).sample(1, 4)[0]
+    assert a.n_notes > 0 and [t.notes.tolist() for t in a.tracks] == \
+        [t.notes.tolist() for t in b.tracks] != [t.notes.tolist() for t in c.tracks]
+
+
+def test_programs_voice_the_tracks_and_a_primer_is_refused():
+    score = sampler(programs="52,40,41,42").sample(1, 4)[0]
+    assert [t.program for t in score.tracks] == [52, 40, 41, 42]
+    with pytest.raises(DeepsymError, match="programs must be 4 numbers"):
+        sampler(programs="1,2")
+    with pytest.raises(DeepsymError, match="whole numbers"):
+        sampler(programs="piano")
+    with pytest.raises(DeepsymError, match="cannot continue a primer"):
+        sampler().sample(1, 4, primer=score)
+
+
+# -- a real run ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A few rounds on 12 real chorales through the command line."""
+    root = tmp_path_factory.mktemp("musegan")
+    chorales = [p for p in real_midi_files() if p.name.startswith("bach")][:12]
+    build_corpus(chorales, root / "corpus", workers=1, fractions=(0.7, 0.3, 0.0))
+    settings = [f"{k}={v}" for k, v in {**SMALL, "batch_size": 4, "n_critic": 2,
+                                         "valid_every": 2, "log_every": 1}.items()]
+    args = ["train", "musegan", "--corpus", str(root / "corpus"), "--out",
+            str(root / "run"), "--steps", "3", "-q"]
+    assert main(args + [a for s in settings for a in ("--set", s)]) == 0
+    return root / "run"
+
+
+def test_a_short_run_logs_both_sides(run):
+    rows = list(csv.DictReader((run / "log.csv").open()))
+    assert len(rows) >= 3
+    for column in ("critic_step_wasserstein", "critic_step_gp", "generator_step_fake_score",
+                   "valid_wasserstein"):
+        assert any(row.get(column) not in (None, "") for row in rows), column
+    assert all(float(r["critic_step_gp"]) >= 0 for r in rows if r["critic_step_gp"])
+
+
+def test_sample_writes_four_track_midi_that_mido_reads(run, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["sample", str(run), "-n", "2", "-o", str(out), "--length", "8tokens",
+                 "--opt", "threshold=0.4", "--opt", "programs=52,52,52,52"]) == 0
+    files = sorted(out.glob("*.mid"))
+    assert len(files) == 2
+    for path in files:
+        midi = mido.MidiFile(path)
+        tracks = [t for t in midi.tracks if any(m.type == "note_on" for m in t)]
+        programs = {m.program for t in midi.tracks for m in t if m.type == "program_change"}
+        score = read_midi(path)
+        assert len(score.tracks) == 4 and programs == {52}
+        notes = sum(1 for t in tracks for m in t if m.type == "note_on" and m.velocity)
+        assert notes == score.n_notes
+    assert isinstance(load_sampler(run), PhraseSampler)
