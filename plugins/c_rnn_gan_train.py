@@ -132,7 +132,8 @@ class CRNNGANTrainer(Trainer):
         real_scores = self.network.discriminator(real)[0][mask]
         fake_scores = self.network.discriminator(fake)[0].flatten()
         loss = discriminator_loss(LOSS, real_scores, fake_scores, mean=self.average)
-        train = self.freezer.decide("discriminator", loss.detach())  # global: all agree
+        # per log term (see generator_step); global, so every process decides alike
+        train = self.freezer.decide("discriminator", loss.detach() / 2)
         return {"loss": loss if train else None, "d_loss": loss.detach(),
                 "d_real": self.average(torch.sigmoid(real_scores)).detach(),
                 "d_fake": self.average(torch.sigmoid(fake_scores)).detach(),
@@ -141,9 +142,11 @@ class CRNNGANTrainer(Trainer):
     def generator_step(self, batch: dict[str, Any]) -> dict[str, Any]:
         """Feature matching on D's last layer (``config.feature_matching``: the squared
         distance between its mean features over every real step and over every generated
-        one) or the non-saturating loss. The Freezer compares G's non-saturating loss with D's, as
-        the paper's code compares its g_loss and d_loss: D's has two log terms and G's
-        one (about ln 4 and ln 2 when D cannot tell), so G waits for D at the start."""
+        one) or the non-saturating loss. The Freezer compares G's non-saturating loss with D's per
+        log term (D's has two, real and fake, G's one): both are about ln 2 while D cannot
+        tell, so neither side waits. Comparing D's whole loss (about ln 4) made G wait
+        for D: in a 5-minute run on JSB, G was frozen in 101 of 103 adversarial rounds
+        and its pieces were nearly alike (276 +- 0.5 notes in 30 s)."""
         real, mask = self.crop(batch, self.config.sequence_length)
         fake = self.generate(len(real), real.shape[1])
         fake_scores, fake_features = self.network.discriminator(fake)

@@ -18,7 +18,10 @@ from deepsym.cli import main
 from deepsym.data import Corpus, build_corpus
 from deepsym.errors import CorpusError
 from deepsym.evaluation import evaluate, markdown, write_report
+from deepsym.metrics.bleu import corpus_bleu, leave_one_out_bleu, note_tokens, self_bleu
+from deepsym.metrics.diversity import repeated_ngram_share
 from deepsym.metrics.summary import registered_metrics
+from deepsym.midi import read_midi
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -116,6 +119,39 @@ def test_valid_split_stands_in_for_an_empty_test_split(tmp_path, generated):
     result = evaluate(generated / "random.mid", tmp_path / "c", top=1)
     assert result.split == "valid" and result.held_out_pieces > 0
     assert len(result.plagiarism) == 1 and len(result.plagiarism[0].matches) == 1
+
+
+@pytest.mark.parametrize("seconds", [None, 9.5])
+def test_set_level_bleu_and_diversity(corpus, generated, seconds, capsys):
+    """BLEU-4 of the generated pitch sequences against the held-out ones, the held-out
+    pieces' own leave-one-out BLEU-4 as the anchor, self-BLEU-4, repeated 4-grams and
+    distinct pieces; the held-out pieces cut to ``seconds`` as for the other metrics."""
+    result = evaluate(generated, corpus, seconds=seconds)
+    gen = [note_tokens(read_midi(path)) for path in result.pieces]
+    held = [note_tokens(corpus.score(i) if seconds is None else
+                        corpus.score(i).slice_seconds(0, seconds)) for i in corpus.split("test")]
+    if seconds is not None:
+        assert sum(map(len, held)) < sum(note_tokens(corpus.score(i)).size
+                                         for i in corpus.split("test"))
+    assert result.set_metrics == pytest.approx({
+        "bleu_4": (corpus_bleu(gen, held), leave_one_out_bleu(held)),
+        "self_bleu_4": (self_bleu(gen), self_bleu(held)),
+        "repeated_4gram_share": (np.mean([repeated_ngram_share(t) for t in gen]),
+                                 np.mean([repeated_ngram_share(t) for t in held])),
+        "distinct_pieces": (2, 7)})
+    values = result.set_metrics
+    # chorales and folk tunes share material, random notes and a chorale hardly any
+    assert 0.1 < values["bleu_4"][1] < 0.6 and values["self_bleu_4"][0] < 0.05
+    assert all(0 <= v <= 1 for name, pair in values.items() if name != "distinct_pieces"
+               for v in pair)
+    report = markdown(result)
+    assert "## Set-level: BLEU and diversity" in report and "epsilon 0.1" in report
+    assert f"| self_bleu_4 | {values['self_bleu_4'][0]:.3f} |" in report
+    assert "| distinct_pieces | 2 | 7 |" in report
+    assert main(["evaluate", str(generated), "--corpus", str(corpus.path)]) == 0
+    out = capsys.readouterr().out
+    assert "set-level, over pitch tokens" in out
+    assert all(f"\n{name} " in out for name in values)
 
 
 def test_a_corpus_without_held_out_pieces_is_refused(tmp_path, generated):

@@ -6,7 +6,9 @@ corpus's held-out split (its test split, or its valid split when the test split 
 empty), as mean ± standard deviation over the pieces, and checks each generated piece
 for plagiarism against the corpus's train split (the ``top`` matches: longest copied run
 first, then LCS ratio; see :mod:`deepsym.metrics.originality`). :func:`markdown` turns
-the result into a report.
+the result into a report. Set-level numbers beside them (:func:`set_metrics`) compare the
+sets as wholes, over the pieces' pitch sequences: BLEU-4, self-BLEU-4, repeated 4-grams and
+distinct pieces.
 
 :func:`evaluate_run` measures a trained model instead, whatever its kind: a model whose
 Trainer declares a validation loss (``validation_target``) by :func:`held_out_loss`, its
@@ -26,10 +28,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from deepsym.data import Corpus, find_midi_files
 from deepsym.errors import CorpusError, DeepsymError
 from deepsym.fileio import write_atomic
+from deepsym.metrics.bleu import corpus_bleu, leave_one_out_bleu, note_tokens, self_bleu
 from deepsym.metrics.distance import SetDistance, set_distance
+from deepsym.metrics.diversity import distinct_pieces, repeated_ngram_share
 from deepsym.metrics.originality import PlagiarismReport, Span, note_sequence, plagiarism
 from deepsym.metrics.summary import aggregate, summarize
 from deepsym.midi import read_midi
@@ -37,6 +43,10 @@ from deepsym.score import Score
 
 #: (mean, standard deviation, pieces where defined) per metric.
 Stats = dict[str, tuple[float, float, int]]
+#: the n-gram order of the set-level metrics (SeqGAN reports BLEU up to 4-grams)
+SET_ORDER = 4
+#: Chen & Cherry's method 1 epsilon for a zero n-gram precision (nltk's default)
+SMOOTHING = 0.1
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,8 @@ class Evaluation:
     seconds: float | None = None     # where the held-out pieces were cut (None: whole)
     #: metrics that raised or gave no number on some piece (NaN there): name -> why
     metric_failures: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: set-level metric -> (generated value, held-out value); see :func:`set_metrics`
+    set_metrics: dict[str, tuple[float, float]] = dataclasses.field(default_factory=dict)
 
 
 def evaluate(generated: str | os.PathLike | Iterable[str | os.PathLike],
@@ -69,6 +81,7 @@ def evaluate(generated: str | os.PathLike | Iterable[str | os.PathLike],
     or valid when test is empty), measured over their first ``seconds`` when given (as long
     as the generated pieces: counts such as repetitions grow with length), else whole. A
     metric that fails on a piece is NaN there and listed in ``metric_failures``.
+    ``set_metrics`` compares the sets as wholes (see :func:`set_metrics`).
     """
     if top < 1:
         raise DeepsymError(f"top must be at least 1, not {top}")
@@ -97,10 +110,43 @@ def evaluate(generated: str | os.PathLike | Iterable[str | os.PathLike],
                                    generated=name) for name, score in scores.items()]
     failures: dict[str, str] = {}
     measured = aggregate(summarize(score, failures) for score in scores.values())
-    reference = aggregate(summarize(_first(corpus.score(i), seconds), failures)
-                          for i in held_out)
+    held = [_first(corpus.score(i), seconds) for i in held_out]
+    reference = aggregate(summarize(score, failures) for score in held)
+    whole_sets = set_metrics([note_tokens(score) for score in scores.values()],
+                             [note_tokens(score) for score in held])
     return Evaluation(str(corpus.path), split, measured, reference, list(scores),
-                      len(held_out), len(train), reports, skipped, seconds, failures)
+                      len(held_out), len(train), reports, skipped, seconds, failures,
+                      whole_sets)
+
+
+def set_metrics(generated: Sequence[np.ndarray],
+                held_out: Sequence[np.ndarray]) -> dict[str, tuple[float, float]]:
+    """Set-level metrics of two sets of token sequences: name -> (generated, held-out).
+
+    ``bleu_4``: :func:`~deepsym.metrics.bleu.corpus_bleu` (n-grams up to ``SET_ORDER``,
+    method-1 smoothing ``SMOOTHING``) of the generated pieces against the held-out pieces
+    as references; for the held-out pieces, the anchor
+    :func:`~deepsym.metrics.bleu.leave_one_out_bleu`, each against the other held-out
+    pieces (BLEU grows with the reference set: against the whole train split a held-out
+    piece would face far more references than a generated one). ``self_bleu_4``:
+    :func:`~deepsym.metrics.bleu.self_bleu`, higher = less diverse.
+    ``repeated_4gram_share``: :func:`~deepsym.metrics.diversity.repeated_ngram_share`,
+    mean over the pieces. ``distinct_pieces``: different sequences in the set.
+    """
+    def repeated(pieces: Sequence[np.ndarray]) -> float:
+        return float(np.mean([repeated_ngram_share(p, SET_ORDER) for p in pieces])) \
+            if len(pieces) else 0.0
+
+    return {
+        f"bleu_{SET_ORDER}": (
+            corpus_bleu(generated, held_out, max_n=SET_ORDER, smoothing=SMOOTHING),
+            leave_one_out_bleu(held_out, max_n=SET_ORDER, smoothing=SMOOTHING)),
+        f"self_bleu_{SET_ORDER}": (self_bleu(generated, max_n=SET_ORDER, smoothing=SMOOTHING),
+                                   self_bleu(held_out, max_n=SET_ORDER, smoothing=SMOOTHING)),
+        f"repeated_{SET_ORDER}gram_share": (repeated(generated), repeated(held_out)),
+        "distinct_pieces": (float(distinct_pieces(generated)),
+                            float(distinct_pieces(held_out))),
+    }
 
 
 def _first(score: Score, seconds: float | None) -> Score:
@@ -297,8 +343,6 @@ def _distance(trained: Any, run: str | os.PathLike, corpus: Corpus, split: str,
               indices: Sequence[int], pieces: int | None, seconds: float | None, seed: int,
               device: str) -> HeldOutDistance:
     """``held_out_distance`` of a loaded model (the sampler loads the run again)."""
-    import numpy as np
-
     from deepsym.sampling.run import load_sampler
 
     count = min(len(indices), MAX_PIECES) if pieces is None else pieces
@@ -327,6 +371,31 @@ def metric_rows(evaluation: Evaluation) -> list[tuple[str, str, str]]:
             for name, stats in evaluation.generated.items()]
 
 
+def set_rows(evaluation: Evaluation) -> list[tuple[str, str, str]]:
+    """(metric, generated value, held-out value) for every set-level metric."""
+    def text(name: str, value: float) -> str:
+        return f"{value:.0f}" if name == "distinct_pieces" else f"{value:.3f}"
+
+    return [(name, text(name, g), text(name, h))
+            for name, (g, h) in evaluation.set_metrics.items()]
+
+
+def set_note(evaluation: Evaluation) -> str:
+    """What the set-level metrics measure, against what, in a paragraph."""
+    n = SET_ORDER
+    return (f"Over each piece's pitch tokens (MIDI pitches in reading order; the held-out "
+            f"pieces cut as above). bleu_{n}: corpus BLEU over n-grams of order 1 to {n} "
+            f"(uniform weights; a zero precision smoothed by Chen & Cherry's method 1, "
+            f"epsilon {SMOOTHING:g}) of the generated pieces against the held-out pieces as "
+            f"references, and, as an anchor, of the held-out pieces each against the other "
+            f"held-out pieces (as many references, less one); self_bleu_{n}: mean BLEU-{n} "
+            f"of each piece against the rest of its set (Zhu et al. 2018; higher = less "
+            f"diverse); repeated_{n}gram_share: share of a piece's {n}-grams that occur "
+            "earlier in it, mean over the pieces; distinct_pieces: different pitch sequences. "
+            "BLEU and self-BLEU grow with the number of references: compare sets of similar "
+            "size.")
+
+
 def markdown(evaluation: Evaluation, *, title: str = "Evaluation", intro: str = "",
              links: Mapping[str, Sequence[tuple[str, str]]] | None = None,
              base: str | os.PathLike | None = None) -> str:
@@ -345,6 +414,10 @@ def markdown(evaluation: Evaluation, *, title: str = "Evaluation", intro: str = 
               "pieces where each is defined (see `deepsym.metrics`).", "",
               f"| metric | {gen} | {held} |", "|---|---:|---:|"]
     lines += [f"| {name} | {g} | {h} |" for name, g, h in metric_rows(evaluation)]
+    if evaluation.set_metrics:
+        lines += ["", "## Set-level: BLEU and diversity", "", set_note(evaluation), "",
+                  f"| metric | {gen} | {held} |", "|---|---:|---:|"]
+        lines += [f"| {name} | {g} | {h} |" for name, g, h in set_rows(evaluation)]
     lines += ["", "## Originality", "",
               f"Each piece against the {evaluation.train_pieces} pieces of the train split: "
               "LCS = longest common subsequence of the note sequences (ratio: over the "
@@ -416,4 +489,5 @@ def _relative(target: str | os.PathLike, base: str | os.PathLike | None) -> str:
 
 __all__ = ["MEASURES", "Evaluation", "HeldOutDistance", "HeldOutLoss", "evaluate",
            "evaluate_run", "held_out_cut", "held_out_distance", "held_out_loss", "markdown",
-           "metric_rows", "stat_text", "write_report"]
+           "metric_rows", "set_metrics", "set_note", "set_rows", "stat_text",
+           "write_report"]

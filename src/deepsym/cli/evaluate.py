@@ -15,12 +15,15 @@ from deepsym.evaluation import (
     MAX_PIECES,
     MAX_SECONDS,
     MEASURES,
+    SET_ORDER,
+    SMOOTHING,
     Evaluation,
     HeldOutDistance,
     HeldOutLoss,
     evaluate,
     held_out_cut,
     metric_rows,
+    set_rows,
     stat_text,
     write_report,
 )
@@ -112,19 +115,29 @@ def run(args: argparse.Namespace) -> int:
 
 
 def text(result: Evaluation) -> list[str]:
-    """The metric table, then the plagiarism table of each generated piece."""
-    rows = [("metric", f"generated ({len(result.pieces)})",
-             f"{result.split} ({result.held_out_pieces}{held_out_cut(result)})"),
-            *metric_rows(result)]
-    widths = [max(len(r[c]) for r in rows) for c in range(3)]
+    """The metric table, the set-level table, then the plagiarism table of each generated
+    piece."""
+    head = ("metric", f"generated ({len(result.pieces)})",
+            f"{result.split} ({result.held_out_pieces}{held_out_cut(result)})")
     lines = [f"{result.corpus}: generated pieces vs the held-out {result.split} split "
-             "(mean ± std)"]
-    lines += ["  ".join([r[0].ljust(widths[0]), r[1].rjust(widths[1]),
-                         r[2].rjust(widths[2])]) for r in rows]
+             "(mean ± std)", *_aligned([head, *metric_rows(result)])]
+    if result.set_metrics:
+        lines += [f"\nset-level, over pitch tokens (MIDI pitches in reading order): BLEU and "
+                  f"self-BLEU up to {SET_ORDER}-grams (method-1 smoothing, epsilon "
+                  f"{SMOOTHING:g}); BLEU's references: the held-out pieces for the "
+                  "generated ones, the other held-out pieces for each held-out one",
+                  *_aligned([head, *set_rows(result)])]
     lines.append(f"\nplagiarism against the train split ({result.train_pieces} pieces):")
     for report in result.plagiarism:
         lines += ["", *table(report)]
     return lines
+
+
+def _aligned(rows: list[tuple[str, str, str]]) -> list[str]:
+    """Rows of three columns, the first left-aligned, the others right-aligned."""
+    widths = [max(len(r[c]) for r in rows) for c in range(3)]
+    return ["  ".join([r[0].ljust(widths[0]), r[1].rjust(widths[1]), r[2].rjust(widths[2])])
+            for r in rows]
 
 
 def loss_line(result: HeldOutLoss) -> str:

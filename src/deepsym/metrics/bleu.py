@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -71,20 +71,9 @@ def corpus_bleu(hypotheses: Sequence[np.ndarray], references: Sequence[np.ndarra
     c = int(hyp_lengths.sum())
     if c == 0 or ref_lengths.sum() == 0:
         return 0.0
-    lengths = np.concatenate([hyp_lengths, ref_lengths])
-    tokens = np.unique(np.concatenate([*hypotheses, *references]).astype(np.int64),
-                       return_inverse=True)[1].reshape(-1)
-    piece = np.repeat(np.arange(len(lengths)), lengths)
-    remaining = np.repeat(np.cumsum(lengths), lengths) - np.arange(len(tokens))
-    vocabulary = int(tokens.max()) + 1
-    gram = tokens
     log_sum = 0.0
-    for n in range(1, max_n + 1):
-        if n > 1:  # the n-gram at i: the (n-1)-gram at i, then the token at i + n - 1
-            following = np.append(tokens[n - 1:], np.zeros(n - 1, dtype=np.int64))
-            gram = np.unique(gram * vocabulary + following, return_inverse=True)[1].reshape(-1)
-        valid = remaining >= n
-        matches = _clipped_matches(gram[valid], piece[valid], len(hyp_lengths))
+    for n, gram, piece in _ngrams([*hypotheses, *references], max_n):
+        matches = _clipped_matches(gram, piece, len(hyp_lengths))
         if n == 1 and matches == 0:
             return 0.0
         denominator = int(np.maximum(hyp_lengths - n + 1, 1).sum())
@@ -95,6 +84,121 @@ def corpus_bleu(hypotheses: Sequence[np.ndarray], references: Sequence[np.ndarra
     r = int(_closest(np.sort(ref_lengths), hyp_lengths).sum())
     brevity = 1.0 if c > r else math.exp(1 - r / c)
     return brevity * math.exp(log_sum)
+
+
+def self_bleu(hypotheses: Sequence[np.ndarray], *, max_n: int = 4,
+              smoothing: float = 0.1) -> float:
+    """Self-BLEU (Zhu et al. 2018, Texygen) of a set of token sequences: higher is less diverse.
+
+    ``self_BLEU = mean_h BLEU(h; {r : r != h})``, the :func:`corpus_bleu` of each sequence
+    as the only hypothesis against all the others as references (so ``p_n = sum_g
+    min(c_h(g), max_{r != h} c_r(g)) / max(1, |h| - n + 1)``, smoothed as there). 0.0 for
+    fewer than two sequences.
+    """
+    if max_n < 1:
+        raise ValueError(f"max_n must be at least 1, not {max_n}")
+    if len(hypotheses) < 2:
+        return 0.0
+    matches, counts, lengths, r = _against_others(hypotheses, max_n)
+    return float(_combine(matches, counts, lengths, r, smoothing).mean())
+
+
+def leave_one_out_bleu(sequences: Sequence[np.ndarray], *, max_n: int = 4,
+                       smoothing: float = 0.1) -> float:
+    """Corpus BLEU of a set against itself, each sequence's references being the others.
+
+    As :func:`corpus_bleu`, with ``p_n = sum_h sum_g min(c_h(g), max_{r != h} c_r(g)) /
+    sum_h max(1, |h| - n + 1)`` and ``r`` the sum over ``h`` of the closest other length
+    (nltk's ``corpus_bleu`` with ``list_of_references[h]`` = the others): how much a real
+    set matches itself, to set a generated set's BLEU against it beside. 0.0 for fewer
+    than two sequences.
+    """
+    if max_n < 1:
+        raise ValueError(f"max_n must be at least 1, not {max_n}")
+    if len(sequences) < 2:
+        return 0.0
+    matches, counts, lengths, r = _against_others(sequences, max_n)
+    return float(_combine(matches.sum(axis=1, keepdims=True), counts.sum(axis=1, keepdims=True),
+                          lengths.sum(keepdims=True), r.sum(keepdims=True), smoothing)[0])
+
+
+def _against_others(sequences: Sequence[np.ndarray],
+                    max_n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each sequence as a hypothesis against the others: clipped matches and n-gram counts
+    ``max(1, |h| - n + 1)`` (rows n = 1..max_n, a column per sequence), the lengths, and
+    the closest other lengths."""
+    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+    matches = np.zeros((max_n, len(sequences)))
+    for n, gram, piece in _ngrams(sequences, max_n):
+        matches[n - 1] = _matches_against_others(gram, piece, len(sequences))
+    counts = np.maximum(lengths - np.arange(max_n)[:, None], 1)
+    return matches, counts, lengths, _closest_other(lengths)
+
+
+def _combine(matches: np.ndarray, counts: np.ndarray, c: np.ndarray, r: np.ndarray,
+             smoothing: float) -> np.ndarray:
+    """BLEU per column from clipped matches and n-gram counts (rows n = 1..N), hypothesis
+    lengths ``c`` and reference lengths ``r``: as :func:`corpus_bleu`, 0 without a unigram
+    match or where a precision stays zero."""
+    precision = np.where(matches > 0, matches, smoothing) / counts
+    defined = (matches[0] > 0) & (precision > 0).all(axis=0)
+    log_mean = np.log(np.where(precision > 0, precision, 1.0)).mean(axis=0)
+    brevity = np.where(c > r, 1.0, np.exp(1 - r / np.maximum(c, 1)))
+    return np.where(defined, brevity * np.exp(log_mean), 0.0)
+
+
+def _matches_against_others(gram: np.ndarray, piece: np.ndarray, count: int) -> np.ndarray:
+    """Per piece h, sum over n-grams g of min(c_h(g), max over other pieces r of c_r(g)).
+
+    The best other count is the largest count of g, or the second largest (counting ties)
+    where h holds the largest.
+    """
+    size = int(gram.max()) + 1 if len(gram) else 1
+    keys, counts = np.unique(piece * size + gram, return_counts=True)
+    owner, grams = np.divmod(keys, size)
+    order = np.lexsort((-counts, grams))
+    sorted_grams, sorted_counts = grams[order], counts[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = sorted_grams[1:] != sorted_grams[:-1]
+    largest = np.zeros(size, dtype=np.int64)
+    largest[sorted_grams[first]] = sorted_counts[first]
+    second = np.zeros(size, dtype=np.int64)
+    runner_up = np.flatnonzero(first[:-1] & ~first[1:]) + 1
+    second[sorted_grams[runner_up]] = sorted_counts[runner_up]
+    best_other = np.where(counts == largest[grams], second[grams], largest[grams])
+    return np.bincount(owner, weights=np.minimum(counts, best_other), minlength=count)
+
+
+def _closest_other(lengths: np.ndarray) -> np.ndarray:
+    """For each of two or more lengths, the closest of the others (the shorter on ties):
+    a neighbour in sorted order."""
+    order = np.argsort(lengths, kind="stable")
+    ordered = lengths[order].astype(np.float64)
+    below = np.concatenate([[-np.inf], ordered[:-1]])
+    above = np.concatenate([ordered[1:], [np.inf]])
+    closest = np.empty(len(lengths), dtype=np.int64)
+    closest[order] = np.where(ordered - below <= above - ordered, below, above)
+    return closest
+
+
+def _ngrams(sequences: Sequence[np.ndarray],
+            max_n: int) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """For n = 1..max_n: n, the ids of every n-gram of the sequences (equal n-grams, equal
+    ids) and the index of the sequence each comes from."""
+    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+    tokens = np.unique(np.concatenate(sequences).astype(np.int64),
+                       return_inverse=True)[1].reshape(-1)
+    piece = np.repeat(np.arange(len(lengths)), lengths)
+    remaining = np.repeat(np.cumsum(lengths), lengths) - np.arange(len(tokens))
+    vocabulary = int(tokens.max()) + 1 if len(tokens) else 1
+    gram = tokens
+    for n in range(1, max_n + 1):
+        if n > 1:  # the n-gram at i: the (n-1)-gram at i, then the token at i + n - 1
+            following = np.zeros_like(tokens)
+            following[:max(len(tokens) - n + 1, 0)] = tokens[n - 1:]
+            gram = np.unique(gram * vocabulary + following, return_inverse=True)[1].reshape(-1)
+        valid = remaining >= n
+        yield n, gram[valid], piece[valid]
 
 
 def _clipped_matches(gram: np.ndarray, piece: np.ndarray, n_hyp: int) -> int:

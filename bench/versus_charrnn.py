@@ -1,22 +1,26 @@
-"""C-RNN-GAN beside the test split, its own pretrained generator and Char-RNN.
+"""A model with a pretraining phase (a GAN) beside the test split, its own pretrained
+generator and Char-RNN at its best temperature.
 
-    python bench/crnngan.py                 # 5 minutes of training for each model
-    python bench/crnngan.py --minutes 1     # a quick check that everything runs
+    python bench/versus_charrnn.py --model c-rnn-gan   # 5 minutes of training per model
+    python bench/versus_charrnn.py --model seqgan --minutes 1   # a quick check
 
-1. Trains, side by side with ``--threads`` torch threads each, ``c-rnn-gan`` and
+1. Trains, side by side with ``--threads`` torch threads each, ``--model`` and
    ``char-rnn`` for ``--minutes`` on the JSB corpus (``deepsym train``; Char-RNN with
-   the settings of docs/results.md's cross-entropy table), and ``c-rnn-gan`` for its
-   pretraining steps only: the same seed and data order, so that run is the full run's
-   generator at the end of pretraining.
+   the settings of docs/results.md's cross-entropy table), and ``--model`` for its
+   config's ``pretrain_steps`` only: the same seed and data order, so that run is the
+   full run's generator at the end of pretraining. Runs already in ``--out`` are reused
+   (Char-RNN's is shared by every model).
 2. Char-RNN's temperature: ``--pieces`` pieces per temperature of ``TEMPERATURES``,
    measured on the **valid** split; the one whose metrics lie closest to the valid
    pieces' (mean |relative deviation| over ``METRICS``) is its best.
 3. ``--pieces`` pieces of ``--seconds`` from each model (Char-RNN at its best
    temperature), measured with every registered metric beside the **test** split
    (``deepsym.evaluation.evaluate``), with plagiarism against the train split (the
-   longest run of notes copied from a training piece).
+   longest run of notes copied from a training piece), and the set-level BLEU-4,
+   self-BLEU-4, share of repeated 4-grams and distinct pieces
+   (``Evaluation.set_metrics``, on pitches).
 
-Writes ``RESULTS/crnngan.md`` (the table) and ``RESULTS/crnngan.json`` (every number,
+Writes ``RESULTS/<model>.md`` (the tables) and ``RESULTS/<model>.json`` (every number,
 the machine, the steps done); the pieces and runs stay in ``--out``.
 """
 from __future__ import annotations
@@ -34,12 +38,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from deepsym_plugins.c_rnn_gan_model import CRNNGANConfig
 
 from deepsym.data import Corpus
 from deepsym.evaluation import Evaluation, evaluate
 from deepsym.fileio import write_atomic
 from deepsym.midi import write_midi
+from deepsym.plugins import manager
 from deepsym.sampling import Controls, load_sampler
 from deepsym.training.checkpoint import load_checkpoint
 
@@ -62,11 +66,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     corpus_dir = out / "jsb"
     if not (corpus_dir / "CURRENT").exists():
         _deepsym("corpus", "build", "--dataset", "jsb", "-o", corpus_dir, "-q")
-    runs = {"gan": out / "runs" / "crg", "pretrained": out / "runs" / "crg-pretrained",
+    model = args.model
+    runs = {"model": out / "runs" / model, "pretrained": out / "runs" / f"{model}-pretrained",
             "char": out / "runs" / "char-rnn"}
-    pretrain = CRNNGANConfig().pretrain_steps
-    jobs = [("c-rnn-gan", runs["gan"], ("--minutes", args.minutes)),
-            ("c-rnn-gan", runs["pretrained"], ("--steps", pretrain)),
+    pretrain = manager().models.get(model).config_class()().pretrain_steps
+    jobs = [(model, runs["model"], ("--minutes", args.minutes)),
+            (model, runs["pretrained"], ("--steps", pretrain)),
             ("char-rnn", runs["char"], ("--minutes", args.minutes, *CHAR_RNN))]
     _train_side_by_side([job for job in jobs if not job[1].exists()], corpus_dir, args)
     corpus = Corpus.open(corpus_dir)
@@ -81,14 +86,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     char.controls = Controls(temperature=best)
     sets = {"char-rnn": _write(char.sample_seconds(args.pieces, args.seconds),
                                out / "pieces" / "char-rnn")}
-    for name, run in (("c-rnn-gan, pretrained only", runs["pretrained"]),
-                      ("c-rnn-gan", runs["gan"])):
+    for name, run in ((f"{model}, pretrained only", runs["pretrained"]),
+                      (model, runs["model"])):
         sampler = load_sampler(run, seed=args.seed)
         sets[name] = _write(sampler.sample_seconds(args.pieces, args.seconds),
                             out / "pieces" / Path(run).name)
     evaluations = {name: evaluate(folder, corpus, seconds=args.seconds)
                    for name, folder in sets.items()}
+    first = next(iter(evaluations.values()))
     results = {
+        "model": model,
         "machine": {"cpu": platform.processor() or platform.machine(),
                     "cores": os.cpu_count(), "threads": args.threads,
                     "python": platform.python_version(), "torch": torch.__version__},
@@ -98,21 +105,23 @@ def main(argv: Sequence[str] | None = None) -> int:
                   for name, run in runs.items()},
         "char_rnn_sweep": {str(t): d for t, d in sweep.items()}, "best_temperature": best,
         "sets": {name: _summary(ev) for name, ev in evaluations.items()},
-        "test": {"pieces": next(iter(evaluations.values())).held_out_pieces,
-                 "metrics": _stats(next(iter(evaluations.values())).held_out)},
+        "test": {"pieces": first.held_out_pieces, "metrics": _stats(first.held_out),
+                 "set": {name: values[1] for name, values in first.set_metrics.items()}},
         "total_seconds": time.perf_counter() - started,
     }
     RESULTS.mkdir(exist_ok=True)
-    write_atomic(RESULTS / "crnngan.json", json.dumps(results, indent=2).encode())
-    write_atomic(RESULTS / "crnngan.md", report(results).encode())
-    print((RESULTS / "crnngan.md").read_text())
+    write_atomic(RESULTS / f"{model}.json", json.dumps(results, indent=2).encode())
+    write_atomic(RESULTS / f"{model}.md", report(results).encode())
+    print((RESULTS / f"{model}.md").read_text())
     return 0
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", required=True,
+                        help="a registered model whose config has pretrain_steps")
     parser.add_argument("--minutes", type=float, default=5.0, help="training per model")
-    parser.add_argument("--out", type=Path, default=Path("bench-crnngan"),
+    parser.add_argument("--out", type=Path, default=Path("bench-versus-charrnn"),
                         help="folder for the corpus, the runs and the pieces (reused)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pieces", type=int, default=16, help="pieces per set")
@@ -159,6 +168,7 @@ def _stats(stats: dict[str, tuple[float, float, int]]) -> dict[str, list[float]]
 def _summary(ev: Evaluation) -> dict[str, Any]:
     runs = [max((m.run_notes for m in r.matches), default=0) for r in ev.plagiarism]
     return {"metrics": _stats(ev.generated), "deviation": _deviation(ev),
+            "set": {name: values[0] for name, values in ev.set_metrics.items()},
             "copied_run_mean": float(np.mean(runs)), "copied_run_max": int(max(runs)),
             "pieces": len(ev.pieces)}
 
@@ -174,16 +184,36 @@ def report(results: dict[str, Any]) -> str:
                  f"{results['seconds']:g} s) | "
                  + " | ".join(_cell(test[m]) for m in names) + " | | |")
     for name, summary in results["sets"].items():
-        label = name if name != "char-rnn" else \
-            f"char-rnn, temperature {results['best_temperature']}"
-        lines.append(f"| {label} | " + " | ".join(_cell(summary["metrics"][m]) for m in names)
+        cells = " | ".join(_cell(summary["metrics"][m]) for m in names)
+        lines.append(f"| {_label(name, results)} | {cells}"
                      + f" | {summary['deviation']:.3f} | {summary['copied_run_mean']:.1f} / "
                      f"{summary['copied_run_max']} |")
+    lines += ["", "| set | BLEU-4 against the test split | self-BLEU-4 | repeated 4-grams "
+              "| distinct pieces |", "|---|---|---|---|---|",
+              _set_row(f"test split ({results['test']['pieces']} pieces; BLEU: each "
+                       "against the others)", results["test"]["set"])]
+    lines += [_set_row(_label(name, results), summary["set"])
+              for name, summary in results["sets"].items()]
     sweep = ", ".join(f"{t}: {d:.3f}" for t, d in results["char_rnn_sweep"].items())
     steps = ", ".join(f"{k} {v}" for k, v in results["steps"].items())
     return "\n".join([*lines, "", f"Char-RNN temperature sweep on the valid split (mean abs. "
                       f"deviation): {sweep}. Steps trained: {steps}. "
-                      f"{results['pieces']} pieces of {results['seconds']} s per set.", ""])
+                      f"{results['pieces']} pieces of {results['seconds']} s per set. BLEU and "
+                      "self-BLEU are corpus BLEU over the pieces' pitches in reading "
+                      "order, n-grams up to 4, smoothing method 1 (epsilon 0.1); both grow "
+                      "with the number of reference pieces, so the test split's (each "
+                      "piece against the others) is an anchor, not a target.", ""])
+
+
+def _label(name: str, results: dict[str, Any]) -> str:
+    return name if name != "char-rnn" else \
+        f"char-rnn, temperature {results['best_temperature']}"
+
+
+def _set_row(label: str, values: dict[str, float]) -> str:
+    """BLEU-4, self-BLEU-4 and repeated 4-grams on pitches, then distinct pieces."""
+    return (f"| {label} | {values['bleu_4']:.3f} | {values['self_bleu_4']:.3f} | "
+            f"{values['repeated_4gram_share']:.3f} | {values['distinct_pieces']:.0f} |")
 
 
 def _cell(stat: list[float]) -> str:
