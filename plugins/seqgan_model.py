@@ -14,16 +14,24 @@ rollout.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import torch
 from deepsym_plugins.char_rnn_model import CharRNN, CharRNNConfig
 from torch import nn
+
+from deepsym.representations.base import Representation
+from deepsym.representations.note_duration import NoteDuration
 
 
 @dataclass(frozen=True)
 class SeqGANConfig(CharRNNConfig):
     """Char-RNN's fields (the vocabulary, the LSTM) with SeqGAN's defaults, and the
     discriminator, the rollouts and the schedule.
+
+    ``vocabulary`` adds ``note-duration`` to Char-RNN's: one token per note or time
+    shift, ``pitch * max_duration + duration`` on a grid of ``steps_per_beat`` (a
+    vocabulary of ``129 * max_duration``).
 
     The schedule: ``pretrain_steps`` rounds of MLE on the generator, then
     ``d_pretrain_steps`` discriminator rounds on real crops against fresh generated
@@ -34,6 +42,8 @@ class SeqGANConfig(CharRNNConfig):
     to ``rollout_update_rate * rollout + (1 - rate) * generator`` (the code's 0.8).
     """
 
+    vocabulary: Literal["auto", "events", "remi", "note-duration"] = "auto"
+    max_duration: int = 16  # note-duration: the longest note, in steps
     embedding: int = 32  # the code's emb_dim
     hidden: int = 200  # the issue's default (the code's hidden_dim is 32, for text)
     layers: int = 1  # the code: one LSTM layer
@@ -88,6 +98,11 @@ class SeqGANConfig(CharRNNConfig):
             raise ValueError(f"d_dropout must be in [0, 1), not {self.d_dropout}")
         if not self.d_learning_rate > 0 or self.d_l2 < 0:
             raise ValueError("d_learning_rate must be positive and d_l2 >= 0")
+
+    def make_representation(self) -> Representation:
+        if self.vocabulary == "note-duration":
+            return NoteDuration(self.steps_per_beat, self.max_duration)
+        return super().make_representation()
 
 
 class Highway(nn.Module):

@@ -236,6 +236,7 @@ def test_installed_example_command_is_in_help_and_runs(installed):
 
 END_TO_END = """
 import sys
+import torch
 from deepsym import read_midi, write_midi
 from deepsym.plugins import manager
 from deepsym.sampling import Controls
@@ -246,6 +247,8 @@ spec = pm.models.get("tiny-melody")
 rep = pm.representations.get(spec.representation)()
 pieces = [rep.encode(read_midi(p)) for p in sys.argv[2:]]
 config = spec.config_class()(steps=40)
+torch.manual_seed(0)  # the weights' first draw: the run is the same every time
+torch.set_num_threads(1)
 model = spec.build(config)
 trainer = spec.trainer_class()(model, config, seed=0)
 losses = []

@@ -118,6 +118,20 @@ def test_reinforce_moves_the_generator_toward_what_the_discriminator_rewards():
     assert before < 0.5 < after
 
 
+def test_note_duration_tokens_train_and_decode():
+    """One token per note or shift: a policy step and a discriminator step run, and the
+    generator's draws decode into a score on its grid."""
+    config = small(vocabulary="note-duration", max_duration=8)
+    t = trainer(config)
+    assert t.network.generator.vocab_size == 129 * 8
+    batch = {"x": torch.randint(0, 129 * 8, (16, 9)), "mask": torch.ones(16, 9, dtype=bool)}
+    for update in (Update("policy_step", "generator"),
+                   Update("discriminator_step", "discriminator")):
+        assert t.apply(update, batch)[2]
+    score = config.make_representation().decode(t.fakes(1)[0].numpy())
+    assert score.ticks_per_beat == config.steps_per_beat
+
+
 # -- a real run ----------------------------------------------------------------------------
 
 
