@@ -71,10 +71,6 @@ class CRNNGANConfig:
     grad_clip: float = 5.0  # global gradient norm cap (the code's max_grad_norm = 5)
     feature_matching: bool = True  # the paper's best results use it (section 3)
     freeze_ratio: float = 0.7  # freeze a side whose loss is < 70% of the other's (the paper)
-    # D also reads, at every step, the spread of its batch (the features' standard
-    # deviation over the batch, averaged): a batch of alike sequences is told apart
-    # by it (Karras et al. 2018's minibatch deviation; not the paper's)
-    minibatch_deviation: bool = False
     # each feature's mean and standard deviation over the train split's notes (measured
     # by ``for_corpus``; None: 0 and 1): G and D work in standardized units
     feature_mean: tuple[float, ...] | None = None
@@ -180,19 +176,14 @@ class Discriminator(nn.Module):
     def __init__(self, config: CRNNGANConfig) -> None:
         super().__init__()
         self.scale = Standardizer(config)
-        self.deviation = config.minibatch_deviation
-        self.lstm = nn.LSTM(FEATURES + self.deviation, config.hidden, config.layers,
-                            batch_first=True, bidirectional=True)
+        self.lstm = nn.LSTM(FEATURES, config.hidden, config.layers, batch_first=True,
+                            bidirectional=True)
         self.head = nn.Linear(2 * config.hidden, 1)
 
     def forward(self, notes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-step logits ``(batch, steps)`` and the last layer's features
         ``(batch, steps, 2 * hidden)`` for ``notes`` ``(batch, steps, 4)``."""
-        x = self.scale(notes)
-        if self.deviation:
-            spread = x.std(0, correction=0).mean(-1)  # (steps,)
-            x = torch.cat([x, spread.expand(len(x), -1)[..., None]], dim=-1)
-        features, _ = self.lstm(x)
+        features, _ = self.lstm(self.scale(notes))
         return self.head(features)[..., 0], features
 
 
