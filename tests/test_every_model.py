@@ -27,6 +27,7 @@ from music21_corpus import real_midi_files
 
 from deepsym import write_midi
 from deepsym.data import build_corpus
+from deepsym.errors import DeepsymError
 from deepsym.modeling import from_dict, from_json, to_dict, to_json
 from deepsym.plugins import manager
 from deepsym.sampling.run import load_sampler
@@ -181,6 +182,11 @@ def test_a_resumed_run_equals_an_uninterrupted_one(model, straight, corpus, tmp_
 
 
 def test_a_sample_writes_midi_that_mido_reads_back(model, straight, tmp_path):
+    """A generator's sample; a model that generates nothing (a refiner's network) says so."""
+    if manager().models.get(model).sampler is None:
+        with pytest.raises(DeepsymError, match="generates nothing"):
+            load_sampler(straight)
+        return
     [score] = load_sampler(straight, seed=1).sample(1, 48)
     assert score.n_notes > 0  # 48 steps of a barely trained model still sound
     path = tmp_path / "sample.mid"

@@ -219,6 +219,7 @@ def test_installed_example_is_listed_by_deepsym_plugins(installed):
             "  models: tiny-melody (extra torch: installed)\n"
             "  representations: melody-tokens\n"
             "  metrics: conjunct_motion\n"
+            "  refiners: example-quantize\n"
             "  commands: example-melody") in result.stdout
     listed = json.loads(run(installed, "-m", "deepsym", "plugins", "--json").stdout)
     assert listed[-1]["name"] == "example" and listed[-1]["source"] == "package"
@@ -260,6 +261,21 @@ for i, score in enumerate(scores):
 print(len(losses), sum(losses[:5]) / 5, sum(losses[-5:]) / 5)
 print(pm.metrics.get("conjunct_motion")(scores[0]))
 """
+
+
+def test_installed_example_refiner_quantizes_through_deepsym_refine(installed, tmp_path):
+    """A third-party refiner that learns nothing, by name: every note on the sixteenth
+    grid, pitches and their order unchanged (deepsym.refining checks it too)."""
+    tune = folk_tunes(1)[0]
+    out = tmp_path / "quantized.mid"
+    result = run(installed, "-m", "deepsym", "refine", str(tune), "--with",
+                 "example-quantize", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    before, after = read_midi(tune), read_midi(out)
+    step = after.ticks_per_beat // 4
+    for old, new in zip(before.tracks, after.tracks, strict=True):
+        assert np.array_equal(old.notes["pitch"], new.notes["pitch"])
+        assert (new.notes["start"] % step == 0).all() and (new.notes["duration"] >= step).all()
 
 
 def test_installed_example_trains_and_samples_end_to_end(installed, tmp_path):

@@ -57,6 +57,13 @@ def register_datasets(register: Register) -> None:
 
 
 @hookspec
+def register_refiners(register: Register) -> None:
+    """Register refiners, post-processors of any Score:
+    ``register(deepsym.refining.RefinerSpec(...))``. A learned refiner names the model
+    (registered by ``register_models``) whose runs it loads; see ``deepsym.refining``."""
+
+
+@hookspec
 def register_commands(cli: argparse._SubParsersAction) -> None:
     """Add ``deepsym`` subcommands: ``parser = cli.add_parser("name", help=...)``, then
     ``parser.set_defaults(run=function)`` where ``function(args) -> int`` is the exit status.

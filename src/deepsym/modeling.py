@@ -16,7 +16,7 @@ import typing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
-from deepsym.errors import ConfigError, MissingExtraError
+from deepsym.errors import ConfigError, DeepsymError, MissingExtraError
 
 if TYPE_CHECKING:
     from deepsym.representations.base import Representation
@@ -37,8 +37,9 @@ class ModelSpec:
     measured by ``deepsym.data.fit``), so the choices travel with the weights; it must
     return a resolved config unchanged. ``module``: ``factory(config) -> nn.Module``
     (usually the module class). ``trainer`` / ``sampler``: subclasses of
-    ``deepsym.training.Trainer`` / ``deepsym.sampling.Sampler``. Each of these four may be
-    a ``"module:attribute"`` string. ``representation``: the registered name of the
+    ``deepsym.training.Trainer`` / ``deepsym.sampling.Sampler``; ``sampler=None``: the
+    model generates nothing (a refiner's network, see ``deepsym.refining``). Each of these
+    four may be a ``"module:attribute"`` string. ``representation``: the registered name of the
     representation the model consumes. ``extra``: the deepsym extra that installs
     ``requires`` (module names), shown as ``pip install 'deepsym[extra]'``.
 
@@ -53,7 +54,7 @@ class ModelSpec:
     config: type | str
     module: Any
     trainer: type | str
-    sampler: type | str
+    sampler: type | str | None
     representation: str
     extra: str | None = None
     requires: tuple[str, ...] = ("torch",)
@@ -110,6 +111,9 @@ class ModelSpec:
         return self._load("trainer")
 
     def sampler_class(self) -> type:
+        if self.sampler is None:
+            raise DeepsymError(f"model {self.name!r} generates nothing (it has no sampler); "
+                               "see deepsym refine")
         return self._load("sampler")
 
 

@@ -29,6 +29,7 @@ import pluggy
 from deepsym import hookspecs
 from deepsym.errors import PluginError, UnknownPluginError
 from deepsym.modeling import ModelSpec
+from deepsym.refining import RefinerSpec
 from deepsym.representations.base import Representation
 
 ENTRY_POINT_GROUP = "deepsym.plugins"
@@ -126,12 +127,15 @@ class PluginManager:
             "a Representation subclass")
         self.metrics: Registry[Callable[..., float]] = Registry("metric", callable, "callable")
         self.datasets: Registry[Callable[..., Any]] = Registry("dataset", callable, "callable")
+        self.refiners: Registry[RefinerSpec] = Registry(
+            "refiner", lambda x: isinstance(x, RefinerSpec), "a deepsym.refining.RefinerSpec")
         self.commands: Registry[str] = Registry("command", lambda x: isinstance(x, str), "text")
         self.plugins: dict[str, PluginInfo] = {}
 
     def registries(self) -> dict[str, Registry[Any]]:
         return {"models": self.models, "representations": self.representations,
-                "metrics": self.metrics, "datasets": self.datasets, "commands": self.commands}
+                "metrics": self.metrics, "datasets": self.datasets,
+                "refiners": self.refiners, "commands": self.commands}
 
     # -- loading ------------------------------------------------------------------------
 

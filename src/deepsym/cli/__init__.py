@@ -23,6 +23,7 @@ from deepsym.cli import (
     plagiarism,
     plot,
     plugins,
+    refine,
     render,
     sample,
     train,
@@ -30,8 +31,8 @@ from deepsym.cli import (
 from deepsym.errors import DeepsymError
 from deepsym.plugins import manager
 
-COMMANDS = (info, corpus, plugins, metrics, plot, plagiarism, evaluate, render, sample, train,
-            demo)
+COMMANDS = (info, corpus, plugins, metrics, plot, plagiarism, evaluate, render, sample, refine,
+            train, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -72,6 +72,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--help-model", action="store_true",
                         help="list the model's own options and the controls it follows, "
                              "then exit without sampling")
+    parser.add_argument("--refine", metavar="REFINER[,REFINER...]",
+                        help="refine each piece, in order: refiners' names or learned "
+                             "refiners' run folders (e.g. a 'deepsym train refine-duration' "
+                             "run); see deepsym refine")
     parser.add_argument("--device", default=None,
                         help="torch device (default: cuda when available, else cpu)")
     parser.add_argument("-o", "--output", type=Path, metavar="DIR",
@@ -82,6 +86,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from deepsym.midi import read_midi
+    from deepsym.refining import load_refiner, refine
     from deepsym.sampling import Controls
     from deepsym.sampling.conditions import requested
 
@@ -101,10 +106,12 @@ def run(args: argparse.Namespace) -> int:
     controls.check()  # before the run is loaded
     sampler = _sampler(args, controls, parse_opts(args.opt))
     sampler.check_controls()  # before anything is drawn or written
+    refiners = [] if args.refine is None else \
+        [load_refiner(r.strip(), args.device) for r in args.refine.split(",") if r.strip()]
     unit, amount = args.length
     length = {"seconds": amount} if unit == "seconds" else {"steps": int(amount)}
-    short = _write_all(sampler.pieces(args.count, primer=primer, with_primer=True, **length),
-                       args)
+    pieces = sampler.pieces(args.count, primer=primer, with_primer=True, **length)
+    short = _write_all((refine(piece, refiners) for piece in pieces), args)
     if unit == "seconds" and short < amount - 0.5:
         print(f"deepsym: warning: the model stopped advancing time; the shortest piece "
               f"lasts {short:.1f} s of the {amount:g} s asked for", file=sys.stderr)

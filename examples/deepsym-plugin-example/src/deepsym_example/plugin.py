@@ -9,6 +9,7 @@ import argparse
 
 from deepsym.hookspecs import Register, hookimpl
 from deepsym.modeling import ModelSpec
+from deepsym.refining import RefinerSpec
 from deepsym_example.melody import MelodyTokens, conjunct_motion
 
 
@@ -34,6 +35,12 @@ def register_models(register: Register) -> None:
         extra="torch",
         description="a one-layer LSTM over melody tokens",
     ))
+
+
+@hookimpl
+def register_refiners(register: Register) -> None:
+    register(RefinerSpec(name="example-quantize", load="deepsym_example.quantize:Quantize",
+                         description="(example plugin) snap notes to a sixteenth grid"))
 
 
 @hookimpl

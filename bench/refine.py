@@ -1,0 +1,120 @@
+"""Duration Net's measured effect: held-out chorales stretched as in training, and
+generated pieces, before and after ``refine-duration``.
+
+    python bench/refine.py --run RUN --corpus JSB [--pieces DIR ...]
+
+1. Every piece of the corpus's test split, stretched by ``stretch_score`` (each gap and
+   length by its own factor in 80-120 %, seeded by the piece's index): the mean absolute
+   error of the lengths and of the onsets against the real piece, in beats, and the
+   share of onsets on the sixteenth-note grid, for the real, the stretched and the
+   refined piece.
+2. Each folder of generated pieces (``--pieces``): the share of onsets on the grid and
+   the qualified-note rate (``deepsym.metrics``), before and after.
+
+Writes ``RESULTS/refine.md`` and ``RESULTS/refine.json``.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from deepsym_plugins.refine_model import stretch_score
+
+from deepsym.data import Corpus, find_midi_files
+from deepsym.fileio import write_atomic
+from deepsym.midi import read_midi
+from deepsym.plugins import manager
+from deepsym.refining import load_refiner, refine
+from deepsym.score import Score
+
+RESULTS = Path(__file__).resolve().parent / "results"
+STRETCH = 0.2
+GRID = 4  # steps per beat
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    refiner = load_refiner(args.run)
+    corpus = Corpus.open(args.corpus)
+    rows = []
+    for i in corpus.split("test"):
+        real = corpus.score(int(i))
+        stretched = stretch_score(real, STRETCH, seed=int(i))
+        refined = refine(stretched, [refiner])
+        rows.append([*_errors(stretched, real), *_errors(refined, real),
+                     on_grid(real), on_grid(stretched), on_grid(refined)])
+    held_out = dict(zip(("length_error_before", "onset_error_before", "length_error_after",
+                         "onset_error_after", "grid_real", "grid_before", "grid_after"),
+                        np.mean(rows, axis=0).tolist(), strict=True))
+    qualified = manager().metrics.get("qualified_note_rate")
+    generated = {}
+    for folder in args.pieces:
+        pieces = [read_midi(p) for p in find_midi_files([folder])]
+        after = [refine(p, [refiner]) for p in pieces]
+        generated[str(folder)] = {
+            "pieces": len(pieces),
+            "grid_before": float(np.mean([on_grid(p) for p in pieces])),
+            "grid_after": float(np.mean([on_grid(p) for p in after])),
+            "qn_before": float(np.mean([qualified(p) for p in pieces])),
+            "qn_after": float(np.mean([qualified(p) for p in after]))}
+    results = {"run": str(args.run), "test_pieces": len(rows), "stretch": STRETCH,
+               "held_out": held_out, "generated": generated}
+    RESULTS.mkdir(exist_ok=True)
+    write_atomic(RESULTS / "refine.json", json.dumps(results, indent=2).encode())
+    write_atomic(RESULTS / "refine.md", report(results).encode())
+    print((RESULTS / "refine.md").read_text())
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--run", type=Path, required=True, help="a refine-duration run")
+    parser.add_argument("--corpus", type=Path, required=True)
+    parser.add_argument("--pieces", type=Path, nargs="*", default=[],
+                        help="folders of generated pieces")
+    return parser
+
+
+def _errors(score: Score, real: Score) -> tuple[float, float]:
+    """Mean |length difference| and |onset difference| in beats (the same notes)."""
+    a = np.concatenate([t.notes for t in score.tracks])
+    b = np.concatenate([t.notes for t in real.tracks])
+    tpb = real.ticks_per_beat
+    return (float(np.mean(np.abs(a["duration"].astype(float) - b["duration"]))) / tpb,
+            float(np.mean(np.abs(a["start"].astype(float) - b["start"]))) / tpb)
+
+
+def on_grid(score: Score) -> float:
+    """The share of notes that start on the sixteenth-note grid (to a tick)."""
+    starts = np.concatenate([t.notes["start"] for t in score.tracks]).astype(np.float64)
+    step = score.ticks_per_beat / GRID
+    off = np.abs(starts / step - np.rint(starts / step)) * step
+    return float(np.mean(off < 1)) if len(starts) else 1.0
+
+
+def report(results: dict) -> str:
+    h = results["held_out"]
+    lines = [f"Held-out chorales ({results['test_pieces']}), each gap and length stretched "
+             f"by its own factor in {1 - STRETCH:.0%}-{1 + STRETCH:.0%}:", "",
+             "| | length error (beats) | onset error (beats) | onsets on the 1/16 grid |",
+             "|---|---|---|---|",
+             f"| real | 0 | 0 | {h['grid_real']:.1%} |",
+             f"| stretched | {h['length_error_before']:.4f} | {h['onset_error_before']:.3f} | "
+             f"{h['grid_before']:.1%} |",
+             f"| refined | {h['length_error_after']:.4f} | {h['onset_error_after']:.3f} | "
+             f"{h['grid_after']:.1%} |"]
+    if results["generated"]:
+        lines += ["", "| generated pieces | onsets on the grid, before -> after | "
+                  "qualified-note rate, before -> after |", "|---|---|---|"]
+        lines += [f"| {name} ({g['pieces']}) | {g['grid_before']:.1%} -> {g['grid_after']:.1%}"
+                  f" | {g['qn_before']:.3f} -> {g['qn_after']:.3f} |"
+                  for name, g in results["generated"].items()]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

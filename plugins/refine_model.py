@@ -1,0 +1,148 @@
+"""Duration Net: undo random stretches of note lengths and rests, and the refiner that
+re-times any piece with it.
+
+The notes of a piece (drums left out, all tracks merged, by start then pitch: ``notes4``'s
+order) are read as a sequence of three inputs per note: the time since the previous
+note began (its "gap"; 0 inside a chord) and its length, both as ``log2`` of beats
+(floored at 1/64 beat), and whether it starts a new onset. A bidirectional LSTM stack
+predicts, per note, ``log(original / given)`` of the gap and of the length. Training
+(``refine_train``) stretches every gap and every length of real crops by its own
+factor, uniform in ``[1 - stretch, 1 + stretch]``, and asks for the originals back.
+
+Refining a piece multiplies each gap and length by the predicted factor and rebuilds the
+onsets from the gaps, so chords stay chords, notes keep their order in time, and
+pitches, velocities and tracks do not change (``deepsym.refining``'s invariants).
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+from torch import nn
+
+from deepsym.errors import DeepsymError
+from deepsym.representations.notes4 import TIME_SCALE
+from deepsym.score import Score
+
+if TYPE_CHECKING:
+    from deepsym.training.checkpoint import Trained
+
+FLOOR = 1 / 64  # beats: the shortest gap or length the inputs tell apart
+INPUTS = 3  # log2 gap, log2 length, starts an onset
+
+
+@dataclass(frozen=True)
+class DurationNetConfig:
+    """The network and its training: ``stretch`` sets the training distortion's range
+    (0.2: factors in 80-120 %, the source material's), ``sequence_length`` notes per
+    crop."""
+
+    hidden: int = 128
+    layers: int = 2
+    bidirectional: bool = True
+    stretch: float = 0.2
+    sequence_length: int = 128
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+
+    def __post_init__(self) -> None:
+        for name in ("hidden", "layers", "sequence_length", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if not 0 < self.stretch < 1:
+            raise ValueError(f"stretch must be in (0, 1), not {self.stretch}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, not {self.learning_rate}")
+
+
+def inputs(gaps: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """The network's inputs ``(..., notes, 3)`` from gaps and lengths in beats."""
+    floor = torch.tensor(FLOOR, dtype=gaps.dtype, device=gaps.device)
+    return torch.stack([torch.log2(torch.maximum(gaps, floor)),
+                        torch.log2(torch.maximum(lengths, floor)),
+                        (gaps > 0).to(gaps.dtype)], dim=-1)
+
+
+class DurationNet(nn.Module):
+    """Bidirectional LSTM stack → ``log(original / given)`` of each note's gap and length."""
+
+    def __init__(self, config: DurationNetConfig) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(INPUTS, config.hidden, config.layers, batch_first=True,
+                            bidirectional=config.bidirectional)
+        self.head = nn.Linear(config.hidden * (2 if config.bidirectional else 1), 2)
+
+    def forward(self, gaps: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Log corrections ``(batch, notes, 2)`` (gap, length) for gaps and lengths
+        ``(batch, notes)`` in beats."""
+        out, _ = self.lstm(inputs(gaps, lengths))
+        return self.head(out)
+
+
+def beats_of(notes4: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gaps and lengths in beats of ``notes4`` features ``(..., 4)``."""
+    return notes4[..., 0] * TIME_SCALE, notes4[..., 1] * TIME_SCALE
+
+
+def stretch_score(score: Score, stretch: float, seed: int = 0) -> Score:
+    """``score`` distorted as Duration Net's training distorts crops: in ``notes4``'s
+    order, every gap and every length times its own factor, uniform in
+    ``[1 - stretch, 1 + stretch]`` (numpy, from ``seed``); drums untouched."""
+    return _retimed(score, lambda gaps, lengths: np.random.default_rng(seed).uniform(
+        1 - stretch, 1 + stretch, (len(gaps), 2)))
+
+
+def _retimed(score: Score, factors) -> Score:
+    """``score`` with the gaps and lengths of its pitched notes (in ``notes4``'s order, in
+    beats) multiplied by ``factors(gaps, lengths) -> (notes, 2)``; onsets rebuilt from the
+    gaps, times rounded to ticks, lengths at least one tick."""
+    if score.smpte is not None:
+        raise DeepsymError("refine-duration re-times in beats; an SMPTE-timed score has "
+                           "none (score.resample(steps) gives it beats)")
+    tracks = [k for k, t in enumerate(score.tracks) if not t.is_drum and len(t.notes)]
+    if not tracks:
+        return score
+    owner = np.concatenate([np.full(len(score.tracks[k].notes), k) for k in tracks])
+    index = np.concatenate([np.arange(len(score.tracks[k].notes)) for k in tracks])
+    notes = np.concatenate([score.tracks[k].notes for k in tracks])
+    order = np.lexsort((notes["pitch"], notes["start"]))
+    tpb = score.ticks_per_beat
+    gaps = np.diff(notes["start"][order].astype(np.float64) / tpb, prepend=0.0)
+    lengths = notes["duration"][order].astype(np.float64) / tpb
+    factor = factors(gaps, lengths)
+    new_start = np.rint(np.cumsum(gaps * factor[:, 0]) * tpb).astype(np.int64)
+    new_length = np.maximum(np.rint(lengths * factor[:, 1] * tpb), 1).astype(np.int64)
+    rows = np.empty(len(order), np.int64)
+    rows[order] = np.arange(len(order))  # note i of ``notes`` is row rows[i] of order
+    out = [t.notes.copy() for t in score.tracks]
+    for k in tracks:
+        mine = owner == k
+        out[k]["start"][index[mine]] = new_start[rows[mine]]
+        out[k]["duration"][index[mine]] = new_length[rows[mine]]
+    return dataclasses.replace(score, tracks=[t.replace(notes=n) for t, n in
+                                              zip(score.tracks, out, strict=True)])
+
+
+class DurationRefiner:
+    """A trained Duration Net as a refiner (``deepsym.refining``)."""
+
+    name = "refine-duration"
+
+    def __init__(self, trained: Trained) -> None:
+        self.model = trained.model
+        self.device = trained.device
+
+    def refine(self, score: Score) -> Score:
+        return _retimed(score, self.factors)
+
+    def factors(self, gaps: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        """The predicted factors ``(notes, 2)`` for gaps and lengths in beats."""
+        def tensor(values: np.ndarray) -> torch.Tensor:
+            return torch.as_tensor(values[None], dtype=torch.float32, device=self.device)
+
+        with torch.no_grad():
+            correction = self.model(tensor(gaps), tensor(lengths))[0]
+        return np.exp(correction.double().cpu().numpy())

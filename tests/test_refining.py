@@ -1,0 +1,161 @@
+"""Refiners (``deepsym.refining``): the invariants every refiner is held to, loading by
+name or run folder, and Duration Net: a short real run that lowers the duration error of
+stretched chorales, through ``deepsym refine`` and ``deepsym sample --refine``."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from deepsym_plugins.refine_model import DurationRefiner, stretch_score
+from music21_corpus import real_midi_files
+
+from deepsym import read_midi
+from deepsym.cli import main
+from deepsym.data import Corpus, build_corpus
+from deepsym.errors import DeepsymError, UnknownPluginError
+from deepsym.plugins import manager
+from deepsym.refining import check_refined, load_refiner, refine
+from deepsym.score import NOTE_DTYPE, Score, Track
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def score(*tracks: list[tuple[int, int, int]]) -> Score:
+    """A score of tracks of (start, duration, pitch) notes, 4 ticks per beat."""
+    def notes(rows):
+        out = np.zeros(len(rows), NOTE_DTYPE)
+        for i, (start, duration, pitch) in enumerate(rows):
+            out[i]["start"], out[i]["duration"], out[i]["pitch"] = start, duration, pitch
+            out[i]["velocity"] = 80
+        return out
+    return Score(ticks_per_beat=4, tracks=[Track(notes=notes(t)) for t in tracks])
+
+
+def with_notes(s: Score, track: int, **fields) -> Score:
+    notes = s.tracks[track].notes.copy()
+    for name, values in fields.items():
+        notes[name] = values
+    tracks = list(s.tracks)
+    tracks[track] = tracks[track].replace(notes=notes)
+    return dataclasses.replace(s, tracks=tracks)
+
+
+class Fixed:
+    """A refiner returning a fixed score (or raising if called)."""
+
+    name = "fixed"
+
+    def __init__(self, result: Score | None) -> None:
+        self.result = result
+
+    def refine(self, score: Score) -> Score:
+        if self.result is None:
+            raise AssertionError("called on a piece without notes")
+        return self.result
+
+
+BEFORE = score([(0, 4, 60), (4, 4, 62), (4, 2, 67)], [(0, 8, 48)])
+
+
+@pytest.mark.parametrize("after, broken", [
+    (with_notes(BEFORE, 0, pitch=[60, 62, 68]), "pitches or their order"),
+    (with_notes(BEFORE, 0, pitch=[62, 60, 67]), "pitches or their order"),
+    (with_notes(BEFORE, 0, duration=[4, 0, 2]), "lasts no time"),
+    (with_notes(BEFORE, 1, start=[-1]), "starts before 0"),
+    (with_notes(BEFORE, 0, start=[5, 4, 4]), "order in time"),
+    (dataclasses.replace(BEFORE, tracks=BEFORE.tracks[:1]), "2 tracks became 1"),
+])
+def test_every_invariant_is_checked(after, broken):
+    with pytest.raises(DeepsymError, match=broken):
+        check_refined(BEFORE, after, "fixed")
+    with pytest.raises(DeepsymError, match="refiner 'fixed' broke an invariant"):
+        refine(BEFORE, [Fixed(after)])
+
+
+def test_retiming_that_keeps_the_invariants_passes_and_an_empty_piece_is_left_alone():
+    slower = with_notes(BEFORE, 0, start=[0, 6, 6], duration=[6, 6, 3])
+    assert refine(BEFORE, [Fixed(slower)]) is slower
+    empty = score([], [])
+    assert refine(empty, [Fixed(None)]) is empty
+
+
+def test_loading_by_name_or_run_says_what_is_wrong(tmp_path):
+    assert "refine-duration" in manager().refiners
+    with pytest.raises(UnknownPluginError, match="unknown refiner"):
+        load_refiner("no-such-refiner")
+    with pytest.raises(DeepsymError, match="is learned: give a run folder"):
+        load_refiner("refine-duration")
+
+
+def test_stretching_keeps_pitches_and_order_and_moves_every_length():
+    chorale = read_midi(next(p for p in real_midi_files() if p.name.startswith("bach")))
+    stretched = stretch_score(chorale, 0.2, seed=1)
+    check_refined(chorale, stretched, "stretch")
+    for old, new in zip(chorale.tracks, stretched.tracks, strict=True):
+        ratio = new.notes["duration"] / old.notes["duration"]
+        assert ratio.min() >= 0.75 and ratio.max() <= 1.25 and ratio.std() > 0.05
+
+
+# -- a real run ----------------------------------------------------------------------------
+
+
+def duration_error(a: Score, b: Score) -> float:
+    """Mean |length difference| in beats over the notes of two scores of the same notes."""
+    first = np.concatenate([t.notes["duration"] for t in a.tracks]).astype(float)
+    second = np.concatenate([t.notes["duration"] for t in b.tracks]).astype(float)
+    return float(np.mean(np.abs(first - second))) / a.ticks_per_beat
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("refine")
+    chorales = [p for p in real_midi_files() if p.name.startswith("bach")][:40]
+    build_corpus(chorales, root / "corpus", workers=1, fractions=(0.8, 0.1, 0.1))
+    return root / "corpus"
+
+
+@pytest.fixture(scope="module")
+def run(corpus):
+    out = corpus.parent / "run"
+    settings = {"hidden": 32, "layers": 1, "sequence_length": 64, "batch_size": 16,
+                "learning_rate": 0.003, "valid_every": 0}
+    args = ["train", "refine-duration", "--corpus", str(corpus), "--out", str(out),
+            "--steps", "600", "-q"]
+    assert main(args + [a for k, v in settings.items() for a in ("--set", f"{k}={v}")]) == 0
+    return out
+
+
+def test_a_short_run_lowers_the_duration_error_of_stretched_held_out_chorales(run, corpus):
+    opened = Corpus.open(corpus)
+    refiner = load_refiner(run)
+    assert isinstance(refiner, DurationRefiner)
+    before = after = 0.0
+    for i in opened.split("test"):
+        real = opened.score(int(i))
+        stretched = stretch_score(real, 0.2, seed=int(i))
+        refined = refine(stretched, [refiner])  # the invariants are checked here
+        before += duration_error(stretched, real)
+        after += duration_error(refined, real)
+    print(f"duration error {before:.4f} -> {after:.4f} beats (sum over pieces)")
+    assert after < 0.95 * before, (before, after)
+
+
+def test_refine_and_sample_refine_from_the_command_line(run, corpus, tmp_path, capsys):
+    piece = next(p for p in real_midi_files() if p.name.startswith("bach"))
+    out = tmp_path / "refined.mid"
+    assert main(["refine", str(piece), "--durations", str(run), "-o", str(out)]) == 0
+    check_refined(read_midi(piece), read_midi(out), "refine-duration")
+    assert main(["refine", str(piece), "-o", str(out)]) == 1
+    assert "name a refiner" in capsys.readouterr().err
+    generator = tmp_path / "char"
+    assert main(["train", "char-rnn", "--corpus", str(corpus), "--out", str(generator),
+                 "--steps", "2", "-q", "--set", "hidden=16", "--set", "layers=1",
+                 "--set", "batch_size=2", "--set", "sequence_length=32"]) == 0
+    assert main(["sample", str(generator), "-n", "2", "--length", "64tokens", "--refine",
+                 str(run), "-o", str(tmp_path / "pieces")]) == 0
+    assert len(list((tmp_path / "pieces").glob("*.mid"))) == 2
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"MThd garbage")
+    assert main(["refine", str(bad), "--durations", str(run), "-o", str(out)]) == 1
+    assert str(bad) in capsys.readouterr().err
