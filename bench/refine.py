@@ -2,6 +2,7 @@
 generated pieces, before and after ``refine-duration``.
 
     python bench/refine.py --run RUN --corpus JSB [--pieces DIR ...]
+        [--velocities RUN_V --velocity-corpus C]
 
 1. Every piece of the corpus's test split, stretched by ``stretch_score`` (each gap and
    length by its own factor in 80-120 %, seeded by the piece's index): the mean absolute
@@ -10,12 +11,16 @@ generated pieces, before and after ``refine-duration``.
    refined piece.
 2. Each folder of generated pieces (``--pieces``): the share of onsets on the grid and
    the qualified-note rate (``deepsym.metrics``), before and after.
+3. With ``--velocities``: Velocity Net's mean absolute velocity error on the test split
+   of ``--velocity-corpus`` (every input velocity set to 64 first), beside the best
+   constant, each piece's own mean velocity.
 
 Writes ``RESULTS/refine.md`` and ``RESULTS/refine.json``.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
@@ -63,6 +68,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "qn_after": float(np.mean([qualified(p) for p in after]))}
     results = {"run": str(args.run), "test_pieces": len(rows), "stretch": STRETCH,
                "held_out": held_out, "generated": generated}
+    if args.velocities is not None:
+        results["velocity"] = _velocity_errors(load_refiner(args.velocities),
+                                               Corpus.open(args.velocity_corpus))
     RESULTS.mkdir(exist_ok=True)
     write_atomic(RESULTS / "refine.json", json.dumps(results, indent=2).encode())
     write_atomic(RESULTS / "refine.md", report(results).encode())
@@ -76,7 +84,32 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--corpus", type=Path, required=True)
     parser.add_argument("--pieces", type=Path, nargs="*", default=[],
                         help="folders of generated pieces")
+    parser.add_argument("--velocities", type=Path, help="a refine-velocity run")
+    parser.add_argument("--velocity-corpus", type=Path,
+                        help="the corpus with velocities it is measured on")
     return parser
+
+
+def _velocity_errors(refiner, corpus: Corpus) -> dict[str, float]:
+    """Mean over the test pieces of the mean |velocity error|, refined and constant."""
+    refined, constant = [], []
+    for i in corpus.split("test"):
+        real = corpus.score(int(i))
+        flat = dataclasses.replace(real, tracks=[
+            t.replace(notes=_with_velocity(t.notes, 64)) for t in real.tracks])
+        truth = np.concatenate([t.notes["velocity"] for t in real.tracks]).astype(float)
+        got = np.concatenate([t.notes["velocity"] for t in
+                              refine(flat, [refiner]).tracks]).astype(float)
+        refined.append(np.abs(got - truth).mean())
+        constant.append(np.abs(truth - truth.mean()).mean())
+    return {"pieces": len(refined), "refined": float(np.mean(refined)),
+            "constant": float(np.mean(constant))}
+
+
+def _with_velocity(notes: np.ndarray, velocity: int) -> np.ndarray:
+    out = notes.copy()
+    out["velocity"] = velocity
+    return out
 
 
 def _errors(score: Score, real: Score) -> tuple[float, float]:
@@ -113,6 +146,11 @@ def report(results: dict) -> str:
         lines += [f"| {name} ({g['pieces']}) | {g['grid_before']:.1%} -> {g['grid_after']:.1%}"
                   f" | {g['qn_before']:.3f} -> {g['qn_after']:.3f} |"
                   for name, g in results["generated"].items()]
+    if "velocity" in results:
+        v = results["velocity"]
+        lines += ["", f"Velocity Net on {v['pieces']} held-out pieces: mean absolute velocity "
+                  f"error {v['refined']:.2f}, against {v['constant']:.2f} for the best "
+                  "constant (each piece's own mean)."]
     return "\n".join(lines) + "\n"
 
 

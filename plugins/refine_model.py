@@ -25,7 +25,7 @@ from torch import nn
 
 from deepsym.errors import DeepsymError
 from deepsym.representations.notes4 import TIME_SCALE
-from deepsym.score import Score
+from deepsym.score import NOTE_DTYPE, Score
 
 if TYPE_CHECKING:
     from deepsym.training.checkpoint import Trained
@@ -95,6 +95,37 @@ def stretch_score(score: Score, stretch: float, seed: int = 0) -> Score:
         1 - stretch, 1 + stretch, (len(gaps), 2)))
 
 
+@dataclass(frozen=True)
+class Merged:
+    """The pitched notes of a score merged in ``notes4``'s order: ``notes`` (by onset, then
+    pitch); note ``i`` of it is note ``index[i]`` of track ``owner[i]``."""
+
+    notes: np.ndarray
+    owner: np.ndarray
+    index: np.ndarray
+
+    @classmethod
+    def of(cls, score: Score) -> Merged:
+        tracks = [k for k, t in enumerate(score.tracks) if not t.is_drum]
+        sizes = [len(score.tracks[k].notes) for k in tracks]
+        owner = np.repeat(np.array(tracks, np.int64), sizes)
+        index = np.concatenate([np.arange(n) for n in sizes]) if sizes else owner
+        notes = np.concatenate([score.tracks[k].notes for k in tracks]) if tracks else \
+            np.empty(0, NOTE_DTYPE)
+        order = np.lexsort((notes["pitch"], notes["start"]))
+        return cls(notes[order], owner[order], index[order])
+
+    def written(self, score: Score, **fields: np.ndarray) -> Score:
+        """``score`` with the given note fields replaced (values in this order)."""
+        out = [t.notes.copy() for t in score.tracks]
+        for k in np.unique(self.owner):
+            mine = self.owner == k
+            for name, values in fields.items():
+                out[k][name][self.index[mine]] = values[mine]
+        return dataclasses.replace(score, tracks=[t.replace(notes=n) for t, n in
+                                                  zip(score.tracks, out, strict=True)])
+
+
 def _retimed(score: Score, factors) -> Score:
     """``score`` with the gaps and lengths of its pitched notes (in ``notes4``'s order, in
     beats) multiplied by ``factors(gaps, lengths) -> (notes, 2)``; onsets rebuilt from the
@@ -102,28 +133,32 @@ def _retimed(score: Score, factors) -> Score:
     if score.smpte is not None:
         raise DeepsymError("refine-duration re-times in beats; an SMPTE-timed score has "
                            "none (score.resample(steps) gives it beats)")
-    tracks = [k for k, t in enumerate(score.tracks) if not t.is_drum and len(t.notes)]
-    if not tracks:
+    merged = Merged.of(score)
+    if not len(merged.notes):
         return score
-    owner = np.concatenate([np.full(len(score.tracks[k].notes), k) for k in tracks])
-    index = np.concatenate([np.arange(len(score.tracks[k].notes)) for k in tracks])
-    notes = np.concatenate([score.tracks[k].notes for k in tracks])
-    order = np.lexsort((notes["pitch"], notes["start"]))
     tpb = score.ticks_per_beat
-    gaps = np.diff(notes["start"][order].astype(np.float64) / tpb, prepend=0.0)
-    lengths = notes["duration"][order].astype(np.float64) / tpb
+    gaps = np.diff(merged.notes["start"].astype(np.float64) / tpb, prepend=0.0)
+    lengths = merged.notes["duration"].astype(np.float64) / tpb
     factor = factors(gaps, lengths)
-    new_start = np.rint(np.cumsum(gaps * factor[:, 0]) * tpb).astype(np.int64)
-    new_length = np.maximum(np.rint(lengths * factor[:, 1] * tpb), 1).astype(np.int64)
-    rows = np.empty(len(order), np.int64)
-    rows[order] = np.arange(len(order))  # note i of ``notes`` is row rows[i] of order
-    out = [t.notes.copy() for t in score.tracks]
-    for k in tracks:
-        mine = owner == k
-        out[k]["start"][index[mine]] = new_start[rows[mine]]
-        out[k]["duration"][index[mine]] = new_length[rows[mine]]
-    return dataclasses.replace(score, tracks=[t.replace(notes=n) for t, n in
-                                              zip(score.tracks, out, strict=True)])
+    return merged.written(
+        score, start=np.rint(np.cumsum(gaps * factor[:, 0]) * tpb).astype(np.int64),
+        duration=np.maximum(np.rint(lengths * factor[:, 1] * tpb), 1).astype(np.int64))
+
+
+def rule_velocities(score: Score) -> Score:
+    """``score`` with velocities set by a known rule of beat strength and melody contour,
+    the synthetic check Velocity Net must recover: ``40 + 40 [on a bar line] + 20 [on a
+    beat] + (pitch - the piece's mean pitch)``, clipped to 1..127 (a beat: a multiple of
+    ``ticks_per_beat`` from the start)."""
+    from deepsym_plugins.refine_features import bar_phase
+
+    merged = Merged.of(score)
+    start = merged.notes["start"].astype(np.int64)
+    pitch = merged.notes["pitch"].astype(np.float64)
+    on_bar = np.isclose(bar_phase(score, start), 0)
+    on_beat = start % score.ticks_per_beat == 0
+    velocity = 40 + 40 * on_bar + 20 * on_beat + (pitch - pitch.mean() if len(pitch) else 0)
+    return merged.written(score, velocity=np.clip(np.rint(velocity), 1, 127).astype(np.int64))
 
 
 class DurationRefiner:
@@ -146,3 +181,69 @@ class DurationRefiner:
         with torch.no_grad():
             correction = self.model(tensor(gaps), tensor(lengths))[0]
         return np.exp(correction.double().cpu().numpy())
+
+
+# -- Velocity Net ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class VelocityNetConfig:
+    """Velocity Net's network and training crops (``notes-meter``: notes and bar phases)."""
+
+    hidden: int = 128
+    layers: int = 2
+    bidirectional: bool = True
+    sequence_length: int = 128
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+
+    def __post_init__(self) -> None:
+        for name in ("hidden", "layers", "sequence_length", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, not {self.learning_rate}")
+
+
+class VelocityNet(nn.Module):
+    """Bidirectional LSTM stack → each note's velocity / 127, from its gap and length
+    (``inputs``), its pitch and its bar phase (as a point on the circle)."""
+
+    def __init__(self, config: VelocityNetConfig) -> None:
+        super().__init__()
+        self.lstm = nn.LSTM(INPUTS + 3, config.hidden, config.layers, batch_first=True,
+                            bidirectional=config.bidirectional)
+        self.head = nn.Linear(config.hidden * (2 if config.bidirectional else 1), 1)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        """Velocities / 127 ``(batch, notes)`` for ``notes-meter`` features
+        ``(batch, notes, 5)`` (their velocity column is not read)."""
+        gaps, lengths = beats_of(features)
+        angle = 2 * torch.pi * features[..., 4]
+        x = torch.cat([inputs(gaps, lengths), features[..., 2:3], torch.cos(angle)[..., None],
+                       torch.sin(angle)[..., None]], dim=-1)
+        out, _ = self.lstm(x)
+        return torch.sigmoid(self.head(out)[..., 0])
+
+
+class VelocityRefiner:
+    """A trained Velocity Net as a refiner: every pitched note gets the velocity it
+    predicts (1..127); nothing else changes."""
+
+    name = "refine-velocity"
+
+    def __init__(self, trained: Trained) -> None:
+        self.model = trained.model
+        self.device = trained.device
+
+    def refine(self, score: Score) -> Score:
+        from deepsym_plugins.refine_features import NotesMeter
+
+        merged = Merged.of(score)
+        if not len(merged.notes):
+            return score
+        features = torch.as_tensor(NotesMeter().encode(score)[None], device=self.device)
+        with torch.no_grad():
+            predicted = self.model(features)[0].double().cpu().numpy()
+        velocity = np.clip(np.rint(predicted * 127), 1, 127).astype(np.int64)
+        return merged.written(score, velocity=velocity)

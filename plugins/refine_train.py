@@ -55,3 +55,23 @@ class DurationTrainer(Trainer):
         """The same loss on held-out crops, stretched from a fixed seed."""
         return {"loss": self.loss(batch, torch.Generator(device=self.device).manual_seed(0),
                                   local=True)}
+
+
+class VelocityTrainer(Trainer):
+    """One phase of ``velocity_step``: the mean squared error of the predicted velocities
+    (/ 127) over the real notes of ``notes-meter`` crops; also the validation loss."""
+
+    def phases(self) -> list[Phase]:
+        return [Phase("train", None, (Update("velocity_step", "model"),))]
+
+    def loss(self, batch: dict[str, Any], *, local: bool = False) -> torch.Tensor:
+        features = batch["x"].float()
+        real = batch["mask"].to(features.dtype)
+        error = ((self.model(features) - features[..., 3]) ** 2 * real).sum()
+        return error / real.sum() if local else self.global_mean(error, real.sum())
+
+    def velocity_step(self, batch: dict[str, Any]) -> torch.Tensor:
+        return self.loss(batch)
+
+    def validation(self, batch: dict[str, Any]) -> dict[str, Any]:
+        return {"loss": self.loss(batch, local=True)}

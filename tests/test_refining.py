@@ -7,10 +7,16 @@ import dataclasses
 
 import numpy as np
 import pytest
-from deepsym_plugins.refine_model import DurationRefiner, stretch_score
+from deepsym_plugins.refine_features import NotesMeter, bar_phase
+from deepsym_plugins.refine_model import (
+    DurationRefiner,
+    VelocityRefiner,
+    rule_velocities,
+    stretch_score,
+)
 from music21_corpus import real_midi_files
 
-from deepsym import read_midi
+from deepsym import read_midi, write_midi
 from deepsym.cli import main
 from deepsym.data import Corpus, build_corpus
 from deepsym.errors import DeepsymError, UnknownPluginError
@@ -159,3 +165,71 @@ def test_refine_and_sample_refine_from_the_command_line(run, corpus, tmp_path, c
     bad.write_bytes(b"MThd garbage")
     assert main(["refine", str(bad), "--durations", str(run), "-o", str(out)]) == 1
     assert str(bad) in capsys.readouterr().err
+
+
+# -- Velocity Net --------------------------------------------------------------------------
+
+
+def test_bar_phases_follow_the_time_signatures():
+    three_four = np.array([(16, 3, 4)], dtype=BEFORE.time_signatures.dtype)
+    s = dataclasses.replace(score([(0, 1, 60), (6, 1, 62), (16, 1, 64), (22, 1, 65)]),
+                            time_signatures=three_four)
+    # 4/4 before tick 16 (16 ticks a bar at 4 per beat), 3/4 (12 ticks) from there
+    assert bar_phase(s, np.array([0, 6, 16, 22, 28])).tolist() == [0, 6 / 16, 0, 0.5, 0]
+    assert NotesMeter().encode(s)[:, 4].tolist() == [0, 6 / 16, 0, 0.5]
+
+
+def test_the_velocity_rule_is_beat_strength_and_contour():
+    s = rule_velocities(score([(0, 4, 60), (4, 4, 64), (6, 2, 62)]))
+    assert s.tracks[0].notes["velocity"].tolist() == [40 + 40 + 20 - 2, 40 + 20 + 2, 40 + 0]
+
+
+@pytest.fixture(scope="module")
+def velocity_run(tmp_path_factory):
+    """Velocity Net on 40 chorales whose velocities follow ``rule_velocities``."""
+    root = tmp_path_factory.mktemp("velocity")
+    (root / "midi").mkdir()
+    for path in [p for p in real_midi_files() if p.name.startswith("bach")][:40]:
+        write_midi(rule_velocities(read_midi(path)), root / "midi" / path.name)
+    build_corpus([root / "midi"], root / "corpus", workers=1, fractions=(0.8, 0.1, 0.1))
+    settings = {"hidden": 32, "layers": 1, "sequence_length": 64, "batch_size": 16,
+                "learning_rate": 0.003, "valid_every": 0}
+    args = ["train", "refine-velocity", "--corpus", str(root / "corpus"), "--out",
+            str(root / "run"), "--steps", "300", "-q"]
+    assert main(args + [a for k, v in settings.items() for a in ("--set", f"{k}={v}")]) == 0
+    return root / "run", root / "corpus"
+
+
+def test_velocity_net_recovers_the_rule_far_better_than_a_constant(velocity_run):
+    run, corpus = velocity_run
+    refiner = load_refiner(run)
+    assert isinstance(refiner, VelocityRefiner)
+    opened = Corpus.open(corpus)
+    refined_error = constant_error = 0.0
+    for i in opened.split("test"):
+        real = opened.score(int(i))
+        flat = real  # every velocity 64: the net must not read them
+        for k in range(len(real.tracks)):
+            flat = with_notes(flat, k, velocity=64)
+        refined = refine(flat, [refiner])
+        truth = np.concatenate([t.notes["velocity"] for t in real.tracks]).astype(float)
+        got = np.concatenate([t.notes["velocity"] for t in refined.tracks]).astype(float)
+        assert [t.notes["start"].tolist() for t in refined.tracks] == \
+            [t.notes["start"].tolist() for t in real.tracks]
+        refined_error += np.abs(got - truth).mean()
+        constant_error += np.abs(truth - truth.mean()).mean()
+    print(f"velocity error {refined_error:.2f}, constant (the piece's mean) {constant_error:.2f}")
+    assert refined_error < 0.5 * constant_error
+
+
+def test_durations_then_velocities_from_the_command_line(run, velocity_run, tmp_path,
+                                                        capsys):
+    piece = next(p for p in real_midi_files() if p.name.startswith("bach"))
+    out = tmp_path / "refined.mid"
+    assert main(["refine", str(piece), "--durations", str(run), "--velocities",
+                 str(velocity_run[0]), "-o", str(out)]) == 0
+    check_refined(read_midi(piece), read_midi(out), "both")
+    assert len({int(v) for t in read_midi(out).tracks for v in t.notes["velocity"]}) > 5
+    assert main(["refine", str(piece), "--durations", str(velocity_run[0]), "-o",
+                 str(out)]) == 1
+    assert "not a run of 'deepsym train refine-duration'" in capsys.readouterr().err

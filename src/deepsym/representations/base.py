@@ -103,10 +103,14 @@ class Representation(ABC):
 
     ``conditions`` chooses condition features from ``CONDITIONS`` (none by default);
     ``condition_vector(score)`` concatenates them in the order given, each scaled to its
-    range when ``with_condition_ranges`` gave it one.
+    range when ``with_condition_ranges`` gave it one. ``exact``: what ``decode`` gives
+    back encodes to the same array (False where decoding loses something the encoding
+    reads, such as the source's ticks per beat or its meter); either way a second round
+    trip is stable.
     """
 
     name: ClassVar[str]
+    exact: ClassVar[bool] = True
 
     def __init__(self, conditions: Sequence[str] = ()) -> None:
         unknown = [c for c in conditions if c not in CONDITIONS]

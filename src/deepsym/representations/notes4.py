@@ -94,9 +94,11 @@ def from_notes4(array: np.ndarray, *, ticks_per_beat: int = 480) -> Score:
 
 
 class Notes4(Representation):
-    """``to_notes4`` / ``from_notes4`` as a representation (name ``notes4``)."""
+    """``to_notes4`` / ``from_notes4`` as a representation (name ``notes4``); exact only
+    at the source's ticks per beat."""
 
     name = "notes4"
+    exact = False
 
     def __init__(self, ticks_per_beat: int = 480, conditions: tuple[str, ...] = ()) -> None:
         super().__init__(conditions)
