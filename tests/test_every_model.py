@@ -1,5 +1,6 @@
 """Every registered model, by being registered: config round trip, a short training on
-real chorales, exact resume, and sampling to a MIDI file that mido reads back.
+real chorales, exact resume, and sampling to a MIDI file that mido reads back (for a
+generator: also through the learned refiners; a refiner's own network generates nothing).
 
 The models are ``manager().models.names()`` when this module is collected, one test id
 per name, so a new model plugin gets these tests without being named here.
@@ -30,6 +31,7 @@ from deepsym.data import build_corpus
 from deepsym.errors import DeepsymError
 from deepsym.modeling import from_dict, from_json, to_dict, to_json
 from deepsym.plugins import manager
+from deepsym.refining import load_refiner, refine
 from deepsym.sampling.run import load_sampler
 from deepsym.training.checkpoint import load_checkpoint, load_trained
 from deepsym.training.engine import Budget, train
@@ -37,6 +39,7 @@ from deepsym.training.engine import Budget, train
 TESTS = Path(__file__).resolve().parent
 EXAMPLE_SRC = TESTS.parent / "examples" / "deepsym-plugin-example" / "src"
 MODELS = manager().models.names()
+GENERATORS = [name for name in MODELS if manager().models.get(name).sampler is not None]
 TINY = {"embedding": 8, "hidden": 16, "layers": 1, "sequence_length": 32, "batch_size": 2,
         "duration_embedding": 8, "attention_window": 8, "tbptt": 16}
 STEPS = 4  # the uninterrupted run; the interrupted one stops at STEPS // 2
@@ -125,7 +128,7 @@ manager().register(deepsym_example.plugin, "example")
 
 def test_a_plugin_registered_before_collection_gets_every_test(tmp_path):
     """The example third-party plugin, registered by a pytest plugin before this module
-    is collected: its model ``tiny-melody`` gets (and passes) the five model tests."""
+    is collected: its model ``tiny-melody`` gets (and passes) the six model tests."""
     (tmp_path / "register_example.py").write_text(REGISTER_EXAMPLE)
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "register_example", "-p", "no:cacheprovider",
@@ -134,7 +137,7 @@ def test_a_plugin_registered_before_collection_gets_every_test(tmp_path):
             filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))},
         capture_output=True, text=True, timeout=240, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert "5 passed" in result.stdout
+    assert "6 passed" in result.stdout
 
 
 def test_tiny_configs_shrink_only_size_fields(model):
@@ -196,3 +199,24 @@ def test_a_sample_writes_midi_that_mido_reads_back(model, straight, tmp_path):
                if m.type == "note_on" and m.velocity > 0]
     assert sorted(pitches) == sorted(int(p) for t in score.tracks for p in t.notes["pitch"])
     assert midi.length > 0
+
+
+@pytest.mark.parametrize("model", GENERATORS, indirect=True)
+def test_a_sample_goes_through_the_refiners(model, straight, refiners):
+    """``deepsym sample --refine`` for every generator: the learned refiners take its
+    pieces, and the invariants hold (``refine`` checks them)."""
+    [score] = load_sampler(straight, seed=1).sample(1, 48)
+    refined = refine(score, refiners)
+    assert refined.n_notes == score.n_notes
+
+
+@pytest.fixture(scope="module")
+def refiners(corpus, tmp_path_factory) -> list:
+    """Duration Net and Velocity Net after a few steps on the chorales."""
+    runs = []
+    for name in ("refine-duration", "refine-velocity"):
+        out = tmp_path_factory.mktemp(name) / "run"
+        train(name, corpus, out, settings=settings(name), budget=Budget(steps=STEPS),
+              seed=0, tensorboard=False)
+        runs.append(load_refiner(out))
+    return runs
