@@ -25,8 +25,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -35,12 +33,12 @@ from typing import Any
 import numpy as np
 import torch
 from deepsym_plugins.musegan_model import MODES
+from trainruns import deepsym, train_side_by_side, write_pieces
 
 from deepsym.data import Corpus
 from deepsym.evaluation import evaluate
 from deepsym.fileio import write_atomic
 from deepsym.metrics import multitrack
-from deepsym.midi import write_midi
 from deepsym.representations.base import Representation
 from deepsym.sampling import load_sampler
 from deepsym.training.checkpoint import load_checkpoint
@@ -61,13 +59,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         corpora["ensembles"] = out / "ensembles"
     for dataset, folder in corpora.items():
         if not (folder / "CURRENT").exists():
-            _deepsym("corpus", "build", "--dataset", dataset, "-o", folder, "-q")
+            deepsym("corpus", "build", "--dataset", dataset, "-o", folder, "-q")
     runs = {mode: ("jsb", out / "runs" / mode, ("--set", f"mode={mode}")) for mode in MODES}
     if args.ensembles:
         runs["hybrid, ensembles"] = ("ensembles", out / "runs" / "ensembles",
                                      ("--set", "rule=family", "--set", "n_tracks=5"))
-    _train_side_by_side([(corpora[c], run, more) for c, run, more in runs.values()
-                         if not run.exists()], args)
+    train_side_by_side([("musegan", corpora[c], run, ("--minutes", args.minutes, *more))
+                        for c, run, more in runs.values() if not run.exists()],
+                       threads=args.threads, seed=args.seed)
     sets: dict[str, Any] = {}
     for name, (corpus_name, run, _) in runs.items():
         corpus = Corpus.open(corpora[corpus_name])
@@ -79,10 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if corpus_name not in sets:
             sets[corpus_name] = {"test split": _measure(real, sampler.representation)}
             sets[corpus_name]["test split"].update(_copied(
-                _write([sampler.representation.decode(p) for p in real],
-                       out / "pieces" / f"{corpus_name}-test"), corpus))
+                write_pieces([sampler.representation.decode(p) for p in real],
+                             out / "pieces" / f"{corpus_name}-test", "phrase"), corpus))
         measured = _measure(fake, sampler.representation)
-        measured.update(_copied(_write(pieces, out / "pieces" / run.name), corpus))
+        measured.update(_copied(write_pieces(pieces, out / "pieces" / run.name, "phrase"), corpus))
         measured["steps"] = load_checkpoint(run / "checkpoints" / "last.pt")["step"]
         sets[corpus_name][name] = measured
     results = {
@@ -111,24 +110,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--ensembles", action="store_true",
                         help="also a hybrid model on the ensembles corpus (rule=family)")
     return parser
-
-
-def _deepsym(*args: object, env: dict[str, str] | None = None) -> subprocess.Popen:
-    command = [sys.executable, "-m", "deepsym", *map(str, args)]
-    process = subprocess.Popen(command, env={**os.environ, **(env or {})})
-    if env is None and process.wait() != 0:
-        raise SystemExit(f"failed: {' '.join(command)}")
-    return process
-
-
-def _train_side_by_side(jobs: list[tuple[Path, Path, tuple]], args: argparse.Namespace
-                        ) -> None:
-    env = {"OMP_NUM_THREADS": str(args.threads)}
-    processes = [_deepsym("train", "musegan", "--corpus", corpus, "--out", run, "--seed",
-                          args.seed, "--minutes", args.minutes, "-q", *more, env=env)
-                 for corpus, run, more in jobs]
-    if any(p.wait() != 0 for p in processes):
-        raise SystemExit("a training run failed")
 
 
 def _phrases(corpus: Corpus, representation: Representation, bars: int) -> np.ndarray:
@@ -164,13 +145,6 @@ def _measure(phrases: np.ndarray, representation: Representation) -> dict[str, A
                for a in range(tracks) for b in range(a + 1, tracks)},
         "density": float(phrases.mean()),
     }
-
-
-def _write(pieces: list, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for i, score in enumerate(pieces, 1):
-        write_midi(score, folder / f"phrase-{i:03d}.mid")
-    return folder
 
 
 def _copied(folder: Path, corpus: Corpus) -> dict[str, float]:

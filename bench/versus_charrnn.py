@@ -29,8 +29,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,11 +36,11 @@ from typing import Any
 
 import numpy as np
 import torch
+from trainruns import deepsym, train_side_by_side, write_pieces
 
 from deepsym.data import Corpus
 from deepsym.evaluation import Evaluation, evaluate
 from deepsym.fileio import write_atomic
-from deepsym.midi import write_midi
 from deepsym.plugins import manager
 from deepsym.sampling import Controls, load_sampler
 from deepsym.training.checkpoint import load_checkpoint
@@ -65,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     corpus_dir = out / "jsb"
     if not (corpus_dir / "CURRENT").exists():
-        _deepsym("corpus", "build", "--dataset", "jsb", "-o", corpus_dir, "-q")
+        deepsym("corpus", "build", "--dataset", "jsb", "-o", corpus_dir, "-q")
     model = args.model
     runs = {"model": out / "runs" / model, "pretrained": out / "runs" / f"{model}-pretrained",
             "char": out / "runs" / "char-rnn"}
@@ -73,23 +71,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     jobs = [(model, runs["model"], ("--minutes", args.minutes)),
             (model, runs["pretrained"], ("--steps", pretrain)),
             ("char-rnn", runs["char"], ("--minutes", args.minutes, *CHAR_RNN))]
-    _train_side_by_side([job for job in jobs if not job[1].exists()], corpus_dir, args)
+    train_side_by_side([(model, corpus_dir, run, more) for model, run, more in jobs
+                        if not run.exists()], threads=args.threads, seed=args.seed)
     corpus = Corpus.open(corpus_dir)
     char = load_sampler(runs["char"], seed=args.seed)
     sweep = {}
     for t in TEMPERATURES:
         char.controls = Controls(temperature=t)
-        folder = _write(char.sample_seconds(args.pieces, args.seconds),
+        folder = write_pieces(char.sample_seconds(args.pieces, args.seconds),
                         out / "sweep" / f"t{t}")
         sweep[t] = _deviation(evaluate(folder, corpus, split="valid", seconds=args.seconds))
     best = min(sweep, key=sweep.__getitem__)
     char.controls = Controls(temperature=best)
-    sets = {"char-rnn": _write(char.sample_seconds(args.pieces, args.seconds),
+    sets = {"char-rnn": write_pieces(char.sample_seconds(args.pieces, args.seconds),
                                out / "pieces" / "char-rnn")}
     for name, run in ((f"{model}, pretrained only", runs["pretrained"]),
                       (model, runs["model"])):
         sampler = load_sampler(run, seed=args.seed)
-        sets[name] = _write(sampler.sample_seconds(args.pieces, args.seconds),
+        sets[name] = write_pieces(sampler.sample_seconds(args.pieces, args.seconds),
                             out / "pieces" / Path(run).name)
     evaluations = {name: evaluate(folder, corpus, seconds=args.seconds)
                    for name, folder in sets.items()}
@@ -129,30 +128,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads of each training (they run side by side)")
     return parser
-
-
-def _deepsym(*args: object, env: dict[str, str] | None = None) -> subprocess.Popen:
-    command = [sys.executable, "-m", "deepsym", *map(str, args)]
-    process = subprocess.Popen(command, env={**os.environ, **(env or {})})
-    if env is None and process.wait() != 0:
-        raise SystemExit(f"failed: {' '.join(command)}")
-    return process
-
-
-def _train_side_by_side(jobs: list[tuple[str, Path, tuple]], corpus: Path,
-                        args: argparse.Namespace) -> None:
-    env = {"OMP_NUM_THREADS": str(args.threads)}
-    processes = [_deepsym("train", model, "--corpus", corpus, "--out", run, "--seed",
-                          args.seed, "-q", *more, env=env) for model, run, more in jobs]
-    if any(p.wait() != 0 for p in processes):
-        raise SystemExit("a training run failed")
-
-
-def _write(pieces: list, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    for i, score in enumerate(pieces, 1):
-        write_midi(score, folder / f"sample-{i:02d}.mid")
-    return folder
 
 
 def _deviation(ev: Evaluation) -> float:

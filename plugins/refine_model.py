@@ -1,5 +1,5 @@
-"""Duration Net: undo random stretches of note lengths and rests, and the refiner that
-re-times any piece with it.
+"""Refine Net's two networks and their refiners. Duration Net undoes random stretches
+of note lengths and rests, and its refiner re-times any piece with it.
 
 The notes of a piece (drums left out, all tracks merged, by start then pitch: ``notes4``'s
 order) are read as a sequence of three inputs per note: the time since the previous
@@ -12,6 +12,9 @@ factor, uniform in ``[1 - stretch, 1 + stretch]``, and asks for the originals ba
 Refining a piece multiplies each gap and length by the predicted factor and rebuilds the
 onsets from the gaps, so chords stay chords, notes keep their order in time, and
 pitches, velocities and tracks do not change (``deepsym.refining``'s invariants).
+
+Velocity Net reads the same inputs plus each note's pitch and bar phase (``notes-meter``)
+and predicts its velocity; its refiner changes velocities only.
 """
 from __future__ import annotations
 
@@ -35,15 +38,13 @@ INPUTS = 3  # log2 gap, log2 length, starts an onset
 
 
 @dataclass(frozen=True)
-class DurationNetConfig:
-    """The network and its training: ``stretch`` sets the training distortion's range
-    (0.2: factors in 80-120 %, the source material's), ``sequence_length`` notes per
-    crop."""
+class NetConfig:
+    """What both nets share: the LSTM stack and the training crops (``sequence_length``
+    notes each)."""
 
     hidden: int = 128
     layers: int = 2
     bidirectional: bool = True
-    stretch: float = 0.2
     sequence_length: int = 128
     batch_size: int = 32
     learning_rate: float = 1e-3
@@ -52,10 +53,26 @@ class DurationNetConfig:
         for name in ("hidden", "layers", "sequence_length", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
-        if not 0 < self.stretch < 1:
-            raise ValueError(f"stretch must be in (0, 1), not {self.stretch}")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be positive, not {self.learning_rate}")
+
+    @property
+    def outputs(self) -> int:
+        """Features per note out of the LSTM stack."""
+        return self.hidden * (2 if self.bidirectional else 1)
+
+
+@dataclass(frozen=True)
+class DurationNetConfig(NetConfig):
+    """Duration Net: ``stretch`` sets the training distortion's range (0.2: factors in
+    80-120 %, the source material's)."""
+
+    stretch: float = 0.2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not 0 < self.stretch < 1:
+            raise ValueError(f"stretch must be in (0, 1), not {self.stretch}")
 
 
 def inputs(gaps: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -73,7 +90,7 @@ class DurationNet(nn.Module):
         super().__init__()
         self.lstm = nn.LSTM(INPUTS, config.hidden, config.layers, batch_first=True,
                             bidirectional=config.bidirectional)
-        self.head = nn.Linear(config.hidden * (2 if config.bidirectional else 1), 2)
+        self.head = nn.Linear(config.outputs, 2)
 
     def forward(self, gaps: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """Log corrections ``(batch, notes, 2)`` (gap, length) for gaps and lengths
@@ -161,14 +178,20 @@ def rule_velocities(score: Score) -> Score:
     return merged.written(score, velocity=np.clip(np.rint(velocity), 1, 127).astype(np.int64))
 
 
-class DurationRefiner:
-    """A trained Duration Net as a refiner (``deepsym.refining``)."""
+class NetRefiner:
+    """A trained net (a run's ``Trained``) as a refiner (``deepsym.refining``)."""
 
-    name = "refine-duration"
+    name: str
 
     def __init__(self, trained: Trained) -> None:
         self.model = trained.model
         self.device = trained.device
+
+
+class DurationRefiner(NetRefiner):
+    """Duration Net re-timing every pitched note's gap and length."""
+
+    name = "refine-duration"
 
     def refine(self, score: Score) -> Score:
         return _retimed(score, self.factors)
@@ -187,22 +210,8 @@ class DurationRefiner:
 
 
 @dataclass(frozen=True)
-class VelocityNetConfig:
-    """Velocity Net's network and training crops (``notes-meter``: notes and bar phases)."""
-
-    hidden: int = 128
-    layers: int = 2
-    bidirectional: bool = True
-    sequence_length: int = 128
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-
-    def __post_init__(self) -> None:
-        for name in ("hidden", "layers", "sequence_length", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be positive, not {self.learning_rate}")
+class VelocityNetConfig(NetConfig):
+    """Velocity Net, on ``notes-meter`` crops (notes and bar phases)."""
 
 
 class VelocityNet(nn.Module):
@@ -213,7 +222,7 @@ class VelocityNet(nn.Module):
         super().__init__()
         self.lstm = nn.LSTM(INPUTS + 3, config.hidden, config.layers, batch_first=True,
                             bidirectional=config.bidirectional)
-        self.head = nn.Linear(config.hidden * (2 if config.bidirectional else 1), 1)
+        self.head = nn.Linear(config.outputs, 1)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
         """Velocities / 127 ``(batch, notes)`` for ``notes-meter`` features
@@ -226,15 +235,11 @@ class VelocityNet(nn.Module):
         return torch.sigmoid(self.head(out)[..., 0])
 
 
-class VelocityRefiner:
-    """A trained Velocity Net as a refiner: every pitched note gets the velocity it
-    predicts (1..127); nothing else changes."""
+class VelocityRefiner(NetRefiner):
+    """Velocity Net: every pitched note gets the velocity it predicts (1..127); nothing
+    else changes."""
 
     name = "refine-velocity"
-
-    def __init__(self, trained: Trained) -> None:
-        self.model = trained.model
-        self.device = trained.device
 
     def refine(self, score: Score) -> Score:
         from deepsym_plugins.refine_features import NotesMeter

@@ -79,3 +79,8 @@ def real_midi_files() -> list[Path]:
         with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
             list(pool.map(_write_chorale, todo, chunksize=8))
     return [p for p in chorales if p.exists()] + _folk_tunes(out, N_FOLK)
+
+
+def first_chorales(count: int) -> list[Path]:
+    """The first ``count`` Bach chorales of ``real_midi_files()``."""
+    return [p for p in real_midi_files() if p.name.startswith("bach")][:count]

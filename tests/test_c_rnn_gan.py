@@ -15,7 +15,7 @@ import torch
 from deepsym_plugins.c_rnn_gan_model import CRNNGAN, CRNNGANConfig
 from deepsym_plugins.c_rnn_gan_sample import SequenceSampler
 from deepsym_plugins.c_rnn_gan_train import CRNNGANTrainer
-from music21_corpus import real_midi_files
+from music21_corpus import first_chorales
 
 from deepsym import read_midi, write_midi
 from deepsym.cli import main
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def chorales() -> list[Path]:
-    return [p for p in real_midi_files() if p.name.startswith("bach")][:8]
+    return first_chorales(8)
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def windows(chorales) -> dict[str, torch.Tensor]:
 def corpus(tmp_path_factory) -> Path:
     """Twenty chorales: enough for a valid split."""
     path = tmp_path_factory.mktemp("corpus") / "c"
-    build_corpus([p for p in real_midi_files() if p.name.startswith("bach")][:20], path,
+    build_corpus(first_chorales(20), path,
                  workers=1, fractions=(0.7, 0.2, 0.1))
     return path
 

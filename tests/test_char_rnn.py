@@ -16,7 +16,7 @@ from deepsym_plugins.char_rnn_model import (
     NoteDurationRNNConfig,
     PianorollRNNConfig,
 )
-from music21_corpus import real_midi_files
+from music21_corpus import first_chorales
 
 from deepsym.data import Corpus, build_corpus
 from deepsym.data.loaders import make_loader
@@ -43,7 +43,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Corpus:
     """40 real chorales: 32 to train on, 8 held out."""
-    files = [p for p in real_midi_files() if p.name.startswith("bach")][:40]
+    files = first_chorales(40)
     root = tmp_path_factory.mktemp("chorales") / "corpus"
     build_corpus(files, root, workers=2, fractions=(0.8, 0.2, 0))
     return Corpus.open(root)

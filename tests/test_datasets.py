@@ -3,11 +3,8 @@ ABC text, written deterministically without the network; ``corpus build --datase
 from __future__ import annotations
 
 import re
-import socket
 import warnings
 from pathlib import Path
-
-import pytest
 
 from deepsym import read_midi
 from deepsym.cli import main
@@ -22,15 +19,6 @@ from deepsym.data.datasets import (
 )
 from deepsym.hookspecs import hookimpl
 from deepsym.plugins import manager
-
-
-@pytest.fixture
-def offline(monkeypatch):
-    """Any attempt to open a network connection fails the test."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("the dataset tried to use the network")
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 def test_jsb_writes_four_named_voices_matching_music21(tmp_path, offline):

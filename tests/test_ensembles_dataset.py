@@ -2,7 +2,6 @@
 the part's General MIDI program, checked against music21's own parse and read by mido."""
 from __future__ import annotations
 
-import socket
 import warnings
 
 import mido
@@ -14,15 +13,6 @@ from deepsym.plugins import manager
 from deepsym.representations.bars import FAMILIES, to_bars
 
 SLOT = {name: k for k, (name, _, _) in enumerate(FAMILIES)}
-
-
-@pytest.fixture
-def offline(monkeypatch):
-    """Any attempt to open a network connection fails the test."""
-    def refuse(*args, **kwargs):
-        raise AssertionError("the dataset tried to use the network")
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 def music21_parts(source: str) -> list:

@@ -24,7 +24,7 @@ from typing import Any
 import mido
 import pytest
 import torch
-from music21_corpus import real_midi_files
+from music21_corpus import first_chorales
 
 from deepsym import write_midi
 from deepsym.data import build_corpus
@@ -69,7 +69,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory) -> Path:
     """Ten real chorales."""
-    chorales = [p for p in real_midi_files() if p.name.startswith("bach")][:10]
+    chorales = first_chorales(10)
     path = tmp_path_factory.mktemp("corpus") / "c"
     build_corpus(chorales, path, workers=1)
     return path

@@ -19,7 +19,7 @@ from deepsym_plugins.musegan_model import (
     phrase_walk,
 )
 from deepsym_plugins.musegan_sample import PhraseSampler
-from music21_corpus import real_midi_files
+from music21_corpus import first_chorales
 
 from deepsym import read_midi
 from deepsym.cli import main
@@ -193,7 +193,7 @@ def test_programs_voice_the_tracks_and_a_primer_is_refused():
 def run(tmp_path_factory):
     """A few rounds on 12 real chorales through the command line."""
     root = tmp_path_factory.mktemp("musegan")
-    chorales = [p for p in real_midi_files() if p.name.startswith("bach")][:12]
+    chorales = first_chorales(12)
     build_corpus(chorales, root / "corpus", workers=1, fractions=(0.7, 0.3, 0.0))
     settings = [f"{k}={v}" for k, v in {**SMALL, "batch_size": 4, "n_critic": 2,
                                          "valid_every": 2, "log_every": 1}.items()]

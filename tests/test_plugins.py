@@ -15,7 +15,7 @@ import numpy as np
 import pretty_midi
 import pytest
 import torch
-from music21_corpus import real_midi_files
+from music21_corpus import first_chorales, real_midi_files
 from registered_plugins import registered
 from torch import nn
 
@@ -375,7 +375,7 @@ def test_config_classes_must_be_frozen_dataclasses_of_json_values():
 
 
 def test_condition_features_match_pretty_midi_and_definitions(chorales):
-    for path in [p for p in real_midi_files() if p.name.startswith("bach")][:6]:
+    for path in first_chorales(6):
         score = read_midi(path)
         ours = pitch_class_histogram(score)
         peer = pretty_midi.PrettyMIDI(str(path)).get_pitch_class_histogram(

@@ -14,7 +14,7 @@ from deepsym_plugins.refine_model import (
     rule_velocities,
     stretch_score,
 )
-from music21_corpus import real_midi_files
+from music21_corpus import first_chorales, real_midi_files
 
 from deepsym import read_midi, write_midi
 from deepsym.cli import main
@@ -92,6 +92,8 @@ def test_loading_by_name_or_run_says_what_is_wrong(tmp_path):
         load_refiner("no-such-refiner")
     with pytest.raises(DeepsymError, match="is learned: give a run folder"):
         load_refiner("refine-duration")
+    with pytest.raises(DeepsymError, match="no such run folder"):
+        load_refiner(tmp_path / "missing")
 
 
 def test_stretching_keeps_pitches_and_order_and_moves_every_length():
@@ -116,7 +118,7 @@ def duration_error(a: Score, b: Score) -> float:
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("refine")
-    chorales = [p for p in real_midi_files() if p.name.startswith("bach")][:40]
+    chorales = first_chorales(40)
     build_corpus(chorales, root / "corpus", workers=1, fractions=(0.8, 0.1, 0.1))
     return root / "corpus"
 
@@ -189,7 +191,7 @@ def velocity_run(tmp_path_factory):
     """Velocity Net on 40 chorales whose velocities follow ``rule_velocities``."""
     root = tmp_path_factory.mktemp("velocity")
     (root / "midi").mkdir()
-    for path in [p for p in real_midi_files() if p.name.startswith("bach")][:40]:
+    for path in first_chorales(40):
         write_midi(rule_velocities(read_midi(path)), root / "midi" / path.name)
     build_corpus([root / "midi"], root / "corpus", workers=1, fractions=(0.8, 0.1, 0.1))
     settings = {"hidden": 32, "layers": 1, "sequence_length": 64, "batch_size": 16,

@@ -10,7 +10,7 @@ import torch
 from deepsym_plugins.char_rnn_sample import TokenSampler
 from deepsym_plugins.seqgan_model import Discriminator, SeqGAN, SeqGANConfig
 from deepsym_plugins.seqgan_train import SeqGANTrainer
-from music21_corpus import real_midi_files
+from music21_corpus import first_chorales
 from torch import nn
 
 from deepsym import read_midi
@@ -143,7 +143,7 @@ SETTINGS = {**SMALL, "vocabulary": "auto", "pretrain_steps": 3, "d_pretrain_step
 def corpus(tmp_path_factory):
     """12 real chorales."""
     root = tmp_path_factory.mktemp("seqgan")
-    chorales = [p for p in real_midi_files() if p.name.startswith("bach")][:12]
+    chorales = first_chorales(12)
     build_corpus(chorales, root / "corpus", workers=1, fractions=(0.7, 0.3, 0.0))
     return root / "corpus"
 

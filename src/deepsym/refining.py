@@ -79,6 +79,8 @@ def load_refiner(name_or_run: str | os.PathLike, device: str | None = "cpu") -> 
                 return spec.build(trained)
         raise DeepsymError(f"{path}: a run of model {trained.name!r}, which no refiner "
                            f"reads (refiners: {', '.join(refiners.names()) or 'none'})")
+    if os.sep in str(name_or_run) or "/" in str(name_or_run):
+        raise DeepsymError(f"{path}: no such run folder")
     spec = refiners.get(str(name_or_run))
     if spec.model is not None:
         raise DeepsymError(f"refiner {spec.name!r} is learned: give a run folder of "
@@ -111,8 +113,7 @@ def check_refined(before: Score, after: Score, name: str) -> None:
         if len(new.notes) and (new.notes["start"].min() < 0 or new.notes["duration"].min() <= 0):
             raise broken(f"track {k}: a note starts before 0 or lasts no time")
         order = np.lexsort((old.notes["pitch"], old.notes["start"]))
-        if not np.array_equal(np.diff(new.notes["start"][order].astype(np.int64)) >= 0,
-                              np.ones(max(len(order) - 1, 0), bool)):
+        if (np.diff(new.notes["start"][order].astype(np.int64)) < 0).any():
             raise broken(f"track {k}: its notes changed order in time")
 
 

@@ -209,7 +209,6 @@ def _write_chorale(job: Job) -> str | None:
     """Write one chorale as four tracks; the reason it cannot be written, or None."""
     from music21 import corpus
 
-    from deepsym.midi import read_midi, write_midi
 
     source, target, _ = job
     with warnings.catch_warnings():
@@ -228,14 +227,8 @@ def _write_chorale(job: Job) -> str | None:
             data = _midi_bytes(score)
         except Exception as exc:  # music21 raises many kinds (e.g. repeats it cannot expand)
             return f"music21: {type(exc).__name__}: {exc}"
-    midi = read_midi(data, name=source)
-    tracks = [t for t in midi.tracks if len(t.notes)]
-    if len(tracks) != len(JSB_VOICES):
-        return f"music21 wrote {len(tracks)} tracks with notes, not 4"
-    midi.tracks = [t.replace(name=name, channel=k)
-                   for k, (t, name) in enumerate(zip(tracks, JSB_VOICES, strict=True))]
-    write_atomic(Path(target), write_midi(midi))
-    return None
+    return _write_tracks(data, source, target,
+                         [{"name": name, "channel": k} for k, name in enumerate(JSB_VOICES)])
 
 
 def _satb(parts: list) -> list | None:
@@ -253,7 +246,6 @@ def _write_ensemble(job: Job) -> str | None:
     from music21 import corpus, stream
 
     from deepsym.gm import PROGRAM_NAMES
-    from deepsym.midi import read_midi, write_midi
 
     source, target, _ = job
     with warnings.catch_warnings():
@@ -277,15 +269,23 @@ def _write_ensemble(job: Job) -> str | None:
             data = _midi_bytes(score)
         except Exception as exc:  # music21 raises many kinds (e.g. repeats it cannot expand)
             return f"music21: {type(exc).__name__}: {exc}"
+    return _write_tracks(data, source, target, [
+        {"name": part.partName or PROGRAM_NAMES[program], "program": program,
+         "channel": channel, "is_drum": False}
+        for part, program, channel in zip(parts, programs, MIDI_CHANNELS[:len(parts)],
+                                          strict=True)])
+
+
+def _write_tracks(data: bytes, source: str, target: str, fields: list[dict]) -> str | None:
+    """Write the MIDI music21 wrote (``data``) as its tracks with notes, each given its
+    ``fields`` (name, channel, ...); the reason it cannot be written, or None."""
+    from deepsym.midi import read_midi, write_midi
+
     midi = read_midi(data, name=source)
     tracks = [t for t in midi.tracks if len(t.notes)]
-    if len(tracks) != len(parts):
-        return f"music21 wrote {len(tracks)} tracks with notes for {len(parts)} parts"
-    channels = MIDI_CHANNELS[:len(parts)]
-    midi.tracks = [t.replace(name=part.partName or PROGRAM_NAMES[program], program=program,
-                             channel=channel, is_drum=False)
-                   for t, part, program, channel
-                   in zip(tracks, parts, programs, channels, strict=True)]
+    if len(tracks) != len(fields):
+        return f"music21 wrote {len(tracks)} tracks with notes for {len(fields)} parts"
+    midi.tracks = [t.replace(**f) for t, f in zip(tracks, fields, strict=True)]
     write_atomic(Path(target), write_midi(midi))
     return None
 
