@@ -7,8 +7,8 @@ generated pieces, before and after ``refine-duration``.
 1. Every piece of the corpus's test split, stretched by ``stretch_score`` (each gap and
    length by its own factor in 80-120 %, seeded by the piece's index): the mean absolute
    error of the lengths and of the onsets against the real piece, in beats, and the
-   share of onsets on the sixteenth-note grid, for the real, the stretched and the
-   refined piece.
+   share of onsets on the sixteenth-note grid (within 5 % of a step), for the real,
+   the stretched and the refined piece.
 2. Each folder of generated pieces (``--pieces``): the share of onsets on the grid and
    the qualified-note rate (``deepsym.metrics``), before and after.
 3. With ``--velocities``: Velocity Net's mean absolute velocity error on the test split
@@ -30,6 +30,7 @@ import numpy as np
 from deepsym_plugins.refine_model import stretch_score
 
 from deepsym.data import Corpus, find_midi_files
+from deepsym.data.fit import grid_share
 from deepsym.fileio import write_atomic
 from deepsym.midi import read_midi
 from deepsym.plugins import manager
@@ -122,11 +123,10 @@ def _errors(score: Score, real: Score) -> tuple[float, float]:
 
 
 def on_grid(score: Score) -> float:
-    """The share of notes that start on the sixteenth-note grid (to a tick)."""
-    starts = np.concatenate([t.notes["start"] for t in score.tracks]).astype(np.float64)
-    step = score.ticks_per_beat / GRID
-    off = np.abs(starts / step - np.rint(starts / step)) * step
-    return float(np.mean(off < 1)) if len(starts) else 1.0
+    """The share of notes that start on the sixteenth-note grid (within
+    ``deepsym.data.fit.TOLERANCE`` of a step, as corpus fitting counts it)."""
+    starts = np.concatenate([t.notes["start"] for t in score.tracks]).astype(np.int64)
+    return grid_share(score.to_beats(starts), GRID)
 
 
 def report(results: dict) -> str:

@@ -45,11 +45,14 @@ def notated_grid(corpus: Corpus, split: str = "train") -> int | None:
     if not beats:
         return None
     onsets = np.concatenate(beats)
-    for grid in GRIDS:
-        steps = onsets * grid
-        if np.mean(np.abs(steps - np.round(steps)) <= TOLERANCE) >= ON_GRID:
-            return grid
-    return None
+    return next((grid for grid in GRIDS if grid_share(onsets, grid) >= ON_GRID), None)
+
+
+def grid_share(beats: np.ndarray, steps_per_beat: int, tolerance: float = TOLERANCE) -> float:
+    """The share of onsets (in beats) within ``tolerance`` steps of a grid line of
+    ``steps_per_beat`` steps per beat (1.0 for none)."""
+    steps = np.asarray(beats, np.float64) * steps_per_beat
+    return float(np.mean(np.abs(steps - np.round(steps)) <= tolerance)) if len(steps) else 1.0
 
 
 def condition_ranges(corpus: Corpus, names: Sequence[str], split: str = "train"
