@@ -11,18 +11,25 @@ the same sampling work; each timed round is one whole piece. Cases: the default 
 (3 x 512) for 128 tokens, and 2 x 256 for 512 tokens (3 x 512 recomputing 512 tokens
 would take minutes per round on a small CPU). tokens/s comes from the mean round time;
 ``speedup`` is recompute's mean over incremental's (and the same of the minima).
+
+``test_writing_a_sampled_batch`` (issue 17): a batch of 16 pieces of 512 tokens drawn by
+the default stack side by side (``sampler.sample``, decoding included), then the same
+Scores written with ``write_midi``; reported are both times and their ratio, so that
+writing a generated batch is seen never to be the slow step of sampling.
 Results: bench/results/sampling.json.
 """
 from __future__ import annotations
 
 import os
 import platform
+import time
 
 import midibench
 import numpy as np
 import pytest
 import torch
 
+import deepsym
 from deepsym.modeling import from_dict
 from deepsym.plugins import manager
 
@@ -76,6 +83,24 @@ def test_sampling_tokens_per_second(benchmark, case, mode):
         RESULTS.setdefault(case, {})[mode] = {
             "mean_s": stats.mean, "min_s": stats.min, "rounds": stats.rounds,
             "tokens": tokens, "tokens_per_s": tokens / stats.mean}
+
+
+@pytest.mark.benchmark(group="writing a sampled batch")
+def test_writing_a_sampled_batch(benchmark):
+    sampler = make_sampler(3, 512, False)
+    start = time.perf_counter()
+    scores = sampler.sample(16, 512)
+    sampled = time.perf_counter() - start
+    written = benchmark.pedantic(lambda: [deepsym.write_midi(s) for s in scores], rounds=20,
+                                 iterations=1, warmup_rounds=1)
+    assert [deepsym.read_midi(w).n_notes for w in written] == [s.n_notes for s in scores]
+    if benchmark.stats:
+        stats = benchmark.stats.stats
+        RESULTS["writing a sampled batch"] = {
+            "pieces": len(scores), "tokens_per_piece": 512,
+            "notes": sum(s.n_notes for s in scores), "sample_s": sampled,
+            "write_mean_s": stats.mean, "write_min_s": stats.min, "rounds": stats.rounds,
+            "sample_over_write": sampled / stats.mean}
 
 
 def report() -> dict:

@@ -4,8 +4,8 @@
    byte of the input, and warns only with ``deepsym.MidiWarning``; nothing else escapes.
 2. Strict reading fails exactly when lenient reading warns, and when it succeeds it
    gives the lenient Score.
-3. The compiled ``smf`` kernel and its twin ``smf_py`` agree: the same Score, warnings
-   and error text, and byte-identical files when the Score is written.
+3. The compiled kernels (``smf`` reads, ``smfwrite`` writes) and their twins agree: the
+   same Score, warnings and error text, and byte-identical files when the Score is written.
 4. Write what we read: every Score the reader returns is written by ``write_midi``, and
    the file reads back strictly, without a warning, as the same Score (notes first).
 
@@ -22,9 +22,9 @@ from typing import NamedTuple
 import deepsym
 import deepsym.midi
 from deepsym import MidiError, MidiWarning, Score
-from deepsym._ext import smf, smf_py
+from deepsym._ext import smf, smf_py, smfwrite, smfwrite_py
 
-KERNELS = {"compiled": smf, "twin": smf_py}
+KERNELS = {"compiled": (smf, smfwrite), "twin": (smf_py, smfwrite_py)}
 
 
 class Outcome(NamedTuple):
@@ -35,14 +35,14 @@ class Outcome(NamedTuple):
 
 
 @contextmanager
-def kernel(module: ModuleType) -> Iterator[None]:
-    """Let ``read_midi`` and ``write_midi`` use ``module`` as their SMF kernel."""
-    kept = deepsym.midi.smf
-    deepsym.midi.smf = module
+def kernel(modules: tuple[ModuleType, ModuleType]) -> Iterator[None]:
+    """Let ``read_midi`` and ``write_midi`` use ``modules`` (reading, writing) as kernels."""
+    kept = deepsym.midi.smf, deepsym.midi.smfwrite
+    deepsym.midi.smf, deepsym.midi.smfwrite = modules
     try:
         yield
     finally:
-        deepsym.midi.smf = kept
+        deepsym.midi.smf, deepsym.midi.smfwrite = kept
 
 
 def read(data: bytes, strict: bool) -> Outcome:
@@ -83,8 +83,8 @@ def check_modes(lenient: Outcome, strict: Outcome) -> None:
 def check_round_trip(score: Score) -> None:
     """The Score is written alike by both kernels and reads back strictly as itself."""
     written = {}
-    for name, module in KERNELS.items():
-        with kernel(module):
+    for name, modules in KERNELS.items():
+        with kernel(modules):
             written[name] = deepsym.write_midi(score)
     assert written["compiled"] == written["twin"], "the kernels write different bytes"
     back = read(written["compiled"], strict=True)
@@ -97,8 +97,8 @@ def check_round_trip(score: Score) -> None:
 def check(data: bytes) -> None:
     """Assert every property above for one input."""
     outcomes = {}
-    for name, module in KERNELS.items():
-        with kernel(module):
+    for name, modules in KERNELS.items():
+        with kernel(modules):
             outcomes[name] = (read(data, strict=False), read(data, strict=True))
     for mode, compiled, twin in zip(("lenient", "strict"), outcomes["compiled"],
                                     outcomes["twin"], strict=True):

@@ -148,8 +148,22 @@ def test_gaps_one_delta_time_cannot_hold_are_bridged(gap: int):
     assert back == dataclasses.replace(score, end_of_track=gap + 10)
 
 
-def test_meta_events_longer_than_a_length_holds_are_refused(monkeypatch):
-    monkeypatch.setattr(deepsym.midi, "MAX_META_LENGTH", 3)  # instead of 2**28 - 1 bytes
-    assert deepsym.read_midi(deepsym.write_midi(Score(texts=[(0, "abc")]))).texts == [(0, "abc")]
-    with pytest.raises(MidiError, match="a meta event of 4 bytes"):
-        deepsym.write_midi(Score(texts=[(0, "abcd")]))
+@pytest.mark.parametrize("where", ["texts", "name"])
+def test_meta_events_longer_than_a_length_holds_are_refused(where: str):
+    long = "\u00e9" * 2**27  # 2**28 bytes in UTF-8, one more than a meta event holds
+    score = Score(texts=[(0, long)]) if where == "texts" else Score(tracks=[Track(name=long)])
+    with pytest.raises(MidiError, match=r"a meta event of 268435456 bytes \(at most 2\*\*28 - 1\)"):
+        deepsym.write_midi(score)
+
+
+def test_the_bytes_depend_on_the_score_alone():
+    """A file's Latin-1 lyric is written as UTF-8 whether or not the score's texts were
+    decoded before writing (the reader decodes them on first use)."""
+    body = b"\x00\xff\x05\x04caf\xe9" + b"\x00\x90\x3c\x40\x60\x3c\x00" + b"\x00\xff\x2f\x00"
+    data = b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x00\x60MTrk" + len(body).to_bytes(4, "big") \
+        + body
+    undecoded, decoded = deepsym.read_midi(data), deepsym.read_midi(data)
+    assert decoded.lyrics == [(0, "café")]
+    written = deepsym.write_midi(undecoded)
+    assert written == deepsym.write_midi(decoded)
+    assert "café".encode() in written and deepsym.read_midi(written).lyrics == [(0, "café")]

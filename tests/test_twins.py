@@ -3,8 +3,9 @@
 Both get the same bytes (the shared suite, files cut short, the hand-made damage of
 ``test_malformed``, random and mutated input) in strict and lenient mode and must give
 the same result: equal dicts, numpy arrays equal in dtype and values, or the same
-exception. ``encode_chunk`` twins get random valid and invalid events. Last, the
-``DEEPSYM_PUREPYTHON=1`` switch is checked end to end in subprocesses.
+exception. The ``smfwrite`` twins get random scores, valid and not, and must write the
+same bytes or refuse alike. Last, the ``DEEPSYM_PUREPYTHON=1`` switch is checked end to
+end in subprocesses.
 """
 from __future__ import annotations
 
@@ -23,12 +24,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_malformed import HOSTILE, INPUTS, MALFORMED, NOT_MIDI, VALID, mutated
 
-from deepsym._ext import smf, smf_py
-from deepsym._ext.layout import Problem
+from deepsym import read_midi
+from deepsym._ext import smf, smf_py, smfwrite, smfwrite_py
+from deepsym._ext.layout import (
+    BEND_DTYPE,
+    CONTROL_DTYPE,
+    KEY_SIGNATURE_DTYPE,
+    NOTE_DTYPE,
+    TEMPO_DTYPE,
+    TIME_SIGNATURE_DTYPE,
+    Problem,
+)
 
 MAX_DELTA = 0x0FFFFFFF
 MAX_TICK = 2**31 - 1
-FILLER = b"\xff\x7f\x01\x7d"  # what encode_chunk bridges long gaps with
+FILLER = b"\xff\x7f\x01\x7d"  # what encode_file bridges long gaps with
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -152,115 +162,177 @@ def test_mutated_files(data: bytes, strict: bool) -> None:
     assert_twins_parse(data, min(pos, len(data) + 1), fmt, strict)
 
 
-# -- encode_chunk -----------------------------------------------------------------------
+# -- encode_file ------------------------------------------------------------------------
 
-STATUSES = [0x80, 0x90, 0x90, 0x91, 0x9F, 0xA2, 0xB0, 0xC0, 0xC5, 0xD3, 0xE0, 0xEF]
+FAR = [0, 1, 0x7F, 0x80, MAX_DELTA, MAX_DELTA + 1, 2 * MAX_DELTA + 1, MAX_TICK - 500]
+#: One value a Standard MIDI File cannot hold: (argument, field, value).
+DAMAGE = [("tempos", "qpm", v) for v in (3.57, 60e6 + 50, 0.0, -5.0, np.nan, np.inf)] + [
+    ("signatures", "denominator", 0), ("signatures", "denominator", 12),
+    ("signatures", "numerator", 0), ("keys", "key", 8), ("keys", "key", -8),
+    ("keys", "mode", 2), ("tempos", "tick", -1), ("keys", "tick", -3),
+    ("notes", "pitch", 128), ("notes", "velocity", 0), ("notes", "velocity", 200),
+    ("notes", "start", -1), ("notes", "duration", -2), ("notes", "start", MAX_TICK),
+    ("controls", "number", 128), ("controls", "value", 255), ("controls", "tick", -1),
+    ("bends", "value", 8192), ("bends", "value", -8193), ("bends", "tick", -2),
+    ("track", "channel", 16), ("track", "channel", -1), ("track", "program", 128),
+]
+
+
+def ticks() -> st.SearchStrategy:
+    return st.one_of(*[st.integers(0, 3000)] * 20, st.sampled_from(FAR))
+
+
+def records(draw: st.DrawFn, dtype: np.dtype, fields: list[st.SearchStrategy],
+            most: int) -> np.ndarray:
+    rows = draw(st.lists(st.tuples(*fields), max_size=most))
+    return np.array(rows, dtype) if rows else np.empty(0, dtype)
 
 
 @st.composite
-def events(draw: st.DrawFn) -> bytes:
-    """One event's bytes: a channel message (statuses repeat, for running status), a
-    text meta event or a sysex."""
-    kind = draw(st.sampled_from(["channel"] * 6 + ["meta", "sysex"]))
+def notes(draw: st.DrawFn) -> np.ndarray:
+    """Notes sorted by start as the reader gives them, or in any order (many runs)."""
+    out = records(draw, NOTE_DTYPE, [ticks(), st.one_of(st.integers(0, 500), st.just(0)),
+                                     st.integers(0, 127), st.integers(1, 127)],
+                  draw(st.sampled_from([5, 40, 150])))
+    if draw(st.booleans()):
+        out = out[np.lexsort((out["pitch"], out["start"]))]
+    return out
+
+
+@st.composite
+def file_arguments(draw: st.DrawFn) -> tuple:
+    """Arguments of ``encode_file``: tracks (notes, controls, bends, channel, program,
+    name, instrument), the tempo map, signatures, texts as raw bytes (valid UTF-8 or
+    not) and the end of track; one time in four with one value a file cannot hold."""
     data7 = st.integers(0, 127)
-    if kind == "channel":
-        status = draw(st.sampled_from(STATUSES))
-        n = 1 if status >> 4 in (0xC, 0xD) else 2
-        return bytes([status, *(draw(data7) for _ in range(n))])
-    body = draw(st.binary(max_size=6))
-    if kind == "meta":
-        return bytes([0xFF, draw(st.sampled_from([0x01, 0x03, 0x05, 0x06, 0x7F])), len(body)]) \
-            + body
-    return bytes([0xF0, len(body) + 1]) + bytes(b & 0x7F for b in body) + b"\xf7"
+    tracks = [[draw(notes()), records(draw, CONTROL_DTYPE, [ticks(), data7, data7], 6),
+               records(draw, BEND_DTYPE, [ticks(), st.integers(-8192, 8191)], 4),
+               draw(st.integers(0, 15)), draw(st.integers(0, 127)),
+               draw(st.binary(max_size=4)), draw(st.binary(max_size=4))]
+              for _ in range(draw(st.integers(0, 3)))]
+    arrays = {
+        "tempos": records(draw, TEMPO_DTYPE, [ticks(), st.sampled_from([120.0, 3.58, 60e6,
+                                                                        97.3])], 3),
+        "signatures": records(draw, TIME_SIGNATURE_DTYPE, [ticks(), st.integers(1, 12),
+                                                           st.sampled_from([1, 2, 4, 8, 32768])],
+                              2),
+        "keys": records(draw, KEY_SIGNATURE_DTYPE, [ticks(), st.integers(-7, 7),
+                                                    st.integers(0, 1)], 2),
+    }
+    where, field, value = draw(st.sampled_from([(None, None, None)] * 3 * len(DAMAGE) + DAMAGE))
+    if where in arrays and len(arrays[where]):
+        arrays[where][field][draw(st.integers(0, len(arrays[where]) - 1))] = value
+    elif where not in (*arrays, None) and tracks:
+        track = tracks[draw(st.integers(0, len(tracks) - 1))]
+        if where == "track":
+            track[3 if field == "channel" else 4] = value
+        elif len(array := track[["notes", "controls", "bends"].index(where)]):
+            array[field][draw(st.integers(0, len(array) - 1))] = value
+    texts = draw(st.lists(st.tuples(st.sampled_from([0x01, 0x05, 0x06]), ticks(),
+                                    st.one_of(st.binary(max_size=6),
+                                              st.text(max_size=4).map(str.encode))),
+                          max_size=5))
+    rows = np.array([(t, tick, len(b)) for t, tick, b in texts], np.int64).reshape(-1, 3)
+    return (draw(st.integers(1, 0xFFFF)), [tuple(t) for t in tracks], *arrays.values(), rows,
+            b"".join(b for *_, b in texts), draw(ticks()))
 
 
-@st.composite
-def chunk_events(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(ticks, payload, lengths) of valid events: non-decreasing ticks, some gaps longer
-    than one delta time holds (2**28 - 1)."""
-    deltas = draw(st.lists(st.one_of(st.integers(0, 200), st.integers(0, MAX_DELTA),
-                                     st.sampled_from([0x7F, 0x80, 0x3FFF, 0x4000, 0x1FFFFF,
-                                                      0x200000, MAX_DELTA, MAX_DELTA + 1,
-                                                      2 * MAX_DELTA, 2 * MAX_DELTA + 1]),
-                                     st.integers(0, 3 * MAX_DELTA)),
-                           max_size=40))
-    first = draw(st.integers(0, MAX_DELTA))
-    ticks = np.cumsum([first, *deltas[1:]], dtype=np.int64)[:len(deltas)]
-    payloads = [draw(events()) for _ in deltas]
-    return (ticks, np.frombuffer(b"".join(payloads), np.uint8).copy(),
-            np.array([len(p) for p in payloads], np.int32))
-
-
-def assert_twins_encode(ticks: np.ndarray, payload: np.ndarray, lengths: np.ndarray) -> Any:
-    compiled = outcome(smf.encode_chunk, ticks, payload, lengths)
-    python = outcome(smf_py.encode_chunk, ticks, payload, lengths)
+def assert_twins_encode(*args: Any) -> Any:
+    compiled = outcome(smfwrite.encode_file, *args)
+    python = outcome(smfwrite_py.encode_file, *args)
     assert compiled == python
     return compiled
 
 
 @FUZZ
-@given(chunk_events())
-def test_encode_chunk(case: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
-    ticks, payload, lengths = case
-    body = assert_twins_encode(ticks, payload, lengths)
-    assert isinstance(body, bytes)
-    gaps = np.diff(ticks, prepend=0)
-    fillers = int(np.sum(np.maximum(gaps - 1, 0) // MAX_DELTA))
-    assert body.count(FILLER) >= fillers
-    assert len(body) <= len(payload) + 4 * len(ticks) + (4 + len(FILLER)) * fillers
-    if len(ticks) and ticks[-1] > MAX_TICK:
-        return  # a valid chunk body, but beyond what the reader accepts
-    # the body reads back without a problem (strict), its last event where the last tick is
-    body += b"\x00\xff\x2f\x00"
-    parsed = smf_py.parse_tracks(b"MTrk" + len(body).to_bytes(4, "big") + body, 0, 1, True)
-    assert parsed["problems"] == []
-    assert parsed["chunks"] == [(0, int(ticks[-1]) if len(ticks) else 0, 0)]
+@given(file_arguments())
+def test_encode_file(args: tuple) -> None:
+    """Both write the same bytes or refuse alike; what they write reads back strictly,
+    with every note (sorted as the reader sorts them) and every text."""
+    data = assert_twins_encode(*args)
+    if not isinstance(data, bytes):
+        assert data[:2] == ("raised", "ValueError"), data
+        return
+    division, tracks, *_, rows, _, end = args
+    if division & 0x8000:
+        return  # an SMPTE division the reader may refuse: the bytes were compared above
+    back = read_midi(data, strict=True)
+    written = np.sort(np.concatenate([t[0] for t in tracks] or [np.empty(0, NOTE_DTYPE)]),
+                      order=["start", "pitch", "duration", "velocity"])
+    read = np.sort(np.concatenate([t.notes for t in back.tracks] or
+                                  [np.empty(0, NOTE_DTYPE)]),
+                   order=["start", "pitch", "duration", "velocity"])
+    assert len(written) == len(read)
+    if all(len(np.unique(t[0]["pitch"])) == len(t[0]) for t in tracks):
+        assert np.array_equal(written, read)  # notes of one pitch that overlap may pair otherwise
+    assert len(back.texts) + len(back.lyrics) + len(back.markers) == len(rows)
+    assert back.end_tick >= end
 
 
-def test_encode_chunk_bridges_long_gaps_with_fillers() -> None:
-    """A gap one delta time cannot hold: fillers MAX_DELTA apart, then running status
-    starts again (the fillers are meta events, which cancel it)."""
-    ticks = np.array([0, 2 * MAX_DELTA + 5], np.int64)
-    payload = np.frombuffer(b"\x90\x3c\x40\x90\x3c\x00", np.uint8)
-    lengths = np.array([3, 3], np.int32)
+@pytest.mark.parametrize("n", [10, 200, 3000])
+@pytest.mark.parametrize("order", ["sorted", "shuffled"])
+def test_encode_file_orders_every_chunk_size_alike(n: int, order: str) -> None:
+    """Short chunks (sorted by insertion), tracks of a few ascending runs (merged) and
+    tracks in any order (radix-sorted): chords, repeated pitches, zero-length notes."""
+    rng = np.random.default_rng(n)
+    notes = np.zeros(n, NOTE_DTYPE)
+    notes["start"] = rng.integers(0, n * 10, n) // 7 * 7
+    notes["duration"] = rng.choice([0, 1, 7, 100, 2000], n)
+    notes["pitch"] = rng.integers(50, 60, n)
+    notes["velocity"] = rng.integers(1, 128, n)
+    if order == "sorted":
+        notes = notes[np.lexsort((notes["pitch"], notes["start"]))]
+    controls = np.array([(t, 64, v) for t, v in zip(rng.integers(0, n * 10, n // 5),
+                                                    rng.integers(0, 128, n // 5),
+                                                    strict=True)], CONTROL_DTYPE)
+    track = (notes, np.sort(controls, order="tick"), np.empty(0, BEND_DTYPE), 3, 5, b"", b"x")
+    tempos = np.array([(0, 100.0), (n, 90.0)], TEMPO_DTYPE)
+    data = assert_twins_encode(480, [track, track], tempos, np.empty(0, TIME_SIGNATURE_DTYPE),
+                               np.empty(0, KEY_SIGNATURE_DTYPE), np.empty((0, 3), np.int64),
+                               b"", 0)
+    assert isinstance(data, bytes) and read_midi(data, strict=True).n_notes == 2 * n
+
+
+def test_encode_file_bridges_long_gaps_and_uses_running_status() -> None:
+    """Running status for channel messages; meta events and fillers (a gap one delta
+    time cannot hold, bridged every 2**28 - 1 ticks) cancel it."""
+    notes = np.array([(0, 10, 60, 64), (0, 10, 62, 64), (2 * MAX_DELTA + 20, 0, 64, 1)],
+                     NOTE_DTYPE)
+    track = (notes, np.empty(0, CONTROL_DTYPE), np.empty(0, BEND_DTYPE), 0, 0, b"", b"")
+    rows = np.array([(0x01, 10, 2)], np.int64)
+    data = assert_twins_encode(96, [track], np.empty(0, TEMPO_DTYPE),
+                               np.empty(0, TIME_SIGNATURE_DTYPE),
+                               np.empty(0, KEY_SIGNATURE_DTYPE), rows, b"hi", 0)
     filler = b"\xff\xff\xff\x7f" + FILLER
-    expected = b"\x00\x90\x3c\x40" + filler * 2 + b"\x05\x90\x3c\x00"
-    assert assert_twins_encode(ticks, payload, lengths) == expected
+    body = (b"\x00\xc0\x00" + b"\x00\x90\x3c\x40" + b"\x00\x3e\x40"  # program, note-ons
+            + b"\x0a\xff\x01\x02hi"  # the text at tick 10 comes before the note-offs
+            + b"\x00\x90\x3c\x00" + b"\x00\x3e\x00"
+            + filler * 2 + b"\x0a\x90\x40\x01" + b"\x00\x40\x00"  # zero-length note
+            + b"\x00\xff\x2f\x00")
+    assert data == b"MThd\x00\x00\x00\x06\x00\x00\x00\x01\x00\x60" + b"MTrk" \
+        + len(body).to_bytes(4, "big") + body
 
 
-def test_encode_chunk_uses_running_status() -> None:
-    ticks = np.array([0, 0, 10, 10], np.int64)
-    payload = np.frombuffer(b"\x90\x3c\x40\x90\x3e\x40\xff\x01\x00\x90\x3c\x00", np.uint8)
-    lengths = np.array([3, 3, 3, 3], np.int32)
-    expected = b"\x00\x90\x3c\x40" + b"\x00\x3e\x40" + b"\x0a\xff\x01\x00" + b"\x00\x90\x3c\x00"
-    assert assert_twins_encode(ticks, payload, lengths) == expected
+def test_encode_file_writes_latin1_texts_as_utf8() -> None:
+    """Bytes that are not UTF-8 are read as Latin-1, as the reader decodes them; UTF-8
+    stays as it is (an overlong form or a lone surrogate is not UTF-8)."""
+    texts = [b"caf\xe9", "café".encode(), b"\xc0\xaf", b"\xed\xa0\x80", b"\xf4\x90\x80\x80"]
+    rows = np.array([(0x05, i, len(t)) for i, t in enumerate(texts)], np.int64)
+    empty = (np.empty(0, TEMPO_DTYPE), np.empty(0, TIME_SIGNATURE_DTYPE),
+             np.empty(0, KEY_SIGNATURE_DTYPE))
+    data = assert_twins_encode(96, [], *empty, rows, b"".join(texts), 0)
+    lyrics = read_midi(data, strict=True).lyrics
+    assert [text for _, text in lyrics] == [t.decode("latin-1") if i != 1 else "café"
+                                            for i, t in enumerate(texts)]
+    assert data.count("café".encode()) == 2
 
 
-def test_encode_nothing() -> None:
-    empty = np.empty(0, np.int64), np.empty(0, np.uint8), np.empty(0, np.int32)
-    assert assert_twins_encode(*empty) == b""
-
-
-@FUZZ
-@given(case=chunk_events().filter(lambda c: len(c[0]) >= 2), data=st.data())
-def test_encode_chunk_invalid(case: tuple[np.ndarray, np.ndarray, np.ndarray],
-                              data: st.DataObject) -> None:
-    ticks, payload, lengths = (a.copy() for a in case)
-    i = data.draw(st.integers(0, len(ticks) - 1))
-    how = data.draw(st.sampled_from(["decreasing", "zero-length", "short-payload",
-                                     "mismatch", "negative"]))
-    if how == "decreasing":
-        ticks[i] = ticks[i - 1] - 1 if i else -1
-    elif how == "zero-length":
-        lengths[i] = 0
-    elif how == "short-payload":
-        payload = payload[:-1]
-    elif how == "mismatch":
-        lengths = lengths[:-1]
-    else:
-        lengths[i] = -data.draw(st.integers(1, 5))
-    result = assert_twins_encode(ticks, payload, lengths)
-    assert isinstance(result, tuple) and result[:2] == ("raised", "ValueError"), (how, result)
+def test_encode_file_refuses_inconsistent_text_rows() -> None:
+    empty = (np.empty(0, TEMPO_DTYPE), np.empty(0, TIME_SIGNATURE_DTYPE),
+             np.empty(0, KEY_SIGNATURE_DTYPE))
+    for rows, data in [([(1, 0, 3)], b"ab"), ([(1, 0, -1)], b"")]:
+        result = assert_twins_encode(96, [], *empty, np.array(rows, np.int64), data, 0)
+        assert result[:2] == ("raised", "ValueError")
 
 
 # -- DEEPSYM_PUREPYTHON -----------------------------------------------------------------
@@ -276,20 +348,21 @@ for path in sys.argv[1:]:
             result = deepsym.read_midi(path)
         except deepsym.MidiError as exc:
             result = str(exc)
-    results.append((result, [str(w.message) for w in caught]))
-print(deepsym._kernels.smf.__name__)
+    written = None if isinstance(result, str) else deepsym.write_midi(result)
+    results.append((result, [str(w.message) for w in caught], written))
+print(deepsym._kernels.smf.__name__, deepsym._kernels.smfwrite.__name__)
 print(pickle.dumps(results).hex())
 """
 
 
-def read_in_subprocess(paths: list[str], pure: bool) -> tuple[str, list]:
+def read_in_subprocess(paths: list[str], pure: bool) -> tuple[list[str], list]:
     env = {k: v for k, v in os.environ.items() if k != "DEEPSYM_PUREPYTHON"}
     if pure:
         env["DEEPSYM_PUREPYTHON"] = "1"
     run = subprocess.run([sys.executable, "-c", READ_SCRIPT, *paths], capture_output=True,
                          text=True, env=env, timeout=120, check=True)
-    module, hexed = run.stdout.split()
-    return module, pickle.loads(bytes.fromhex(hexed))
+    *modules, hexed = run.stdout.split()
+    return modules, pickle.loads(bytes.fromhex(hexed))
 
 
 def test_pure_python_switch(tmp_path: Path) -> None:
@@ -303,15 +376,17 @@ def test_pure_python_switch(tmp_path: Path) -> None:
                  "test-not-a-midi-file.mid", "test-all-gs-sounds.mid"):
         if (SUITE / name).exists():
             paths.append(str(SUITE / name))
-    compiled_module, compiled = read_in_subprocess(paths, pure=False)
-    pure_module, pure = read_in_subprocess(paths, pure=True)
-    assert compiled_module == "deepsym._ext.smf"
-    assert pure_module.endswith("smf_py")
+    compiled_modules, compiled = read_in_subprocess(paths, pure=False)
+    pure_modules, pure = read_in_subprocess(paths, pure=True)
+    assert compiled_modules == ["deepsym._ext.smf", "deepsym._ext.smfwrite"]
+    assert pure_modules == ["deepsym._ext.smf_py", "deepsym._ext.smfwrite_py"]
     assert len(compiled) == len(pure) == len(paths)
-    for path, (c_result, c_warned), (p_result, p_warned) in zip(paths, compiled, pure,
-                                                                strict=True):
+    for path, (c_result, c_warned, c_written), (p_result, p_warned, p_written) in zip(
+            paths, compiled, pure, strict=True):
         assert type(c_result) is type(p_result), path
         assert c_result == p_result, path  # Score.__eq__ compares every array
         assert c_warned == p_warned, path
-    assert any(not isinstance(r, str) and r.n_notes for r, _ in compiled)
-    assert any(warned for _, warned in compiled) and any(isinstance(r, str) for r, _ in compiled)
+        assert c_written == p_written, path  # what each writes back, byte for byte
+    assert any(not isinstance(r, str) and r.n_notes for r, *_ in compiled)
+    assert any(warned for _, warned, _ in compiled)
+    assert any(isinstance(r, str) for r, *_ in compiled)

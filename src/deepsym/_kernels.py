@@ -28,5 +28,6 @@ def load(name: str) -> ModuleType:
 
 
 smf = load("smf")
+smfwrite = load("smfwrite")
 
-__all__ = ["PURE_PYTHON", "load", "smf"]
+__all__ = ["PURE_PYTHON", "load", "smf", "smfwrite"]

@@ -30,20 +30,17 @@ import warnings
 from pathlib import Path
 from typing import IO, NamedTuple
 
-import numpy as np
-
 from deepsym._ext.layout import Problem
-from deepsym._kernels import smf
+from deepsym._kernels import smf, smfwrite
 from deepsym.errors import MidiError, MidiWarning
 from deepsym.fileio import write_atomic
-from deepsym.score import SMPTE_FPS, Score, Track
+from deepsym.score import SMPTE_FPS, Score, Track, encoded_texts
 
 Source = str | os.PathLike | bytes | bytearray | memoryview | IO[bytes]
 
 TEXT, TRACK_NAME, INSTRUMENT, LYRIC, MARKER = 0x01, 0x03, 0x04, 0x05, 0x06
 DRUM_CHANNEL = 9
 MAX_TICK = 2**31 - 1  # ticks are int32 in the Score
-MAX_META_LENGTH = 0x0FFFFFFF  # the largest variable-length quantity (4 bytes)
 
 
 # -- reading ----------------------------------------------------------------------------
@@ -218,26 +215,19 @@ def write_midi(score: Score, target: str | os.PathLike | IO[bytes] | None = None
     file renamed into place) or a binary file object. Notes of one track and pitch
     that overlap with out-of-order ends cannot be told apart in MIDI; every other
     score reads back with the same notes, every score ``read_midi`` returns included.
-    A gap of 2**28 ticks or more between two events of a track, more than one delta
-    time holds, is bridged by filler meta events (``FF 7F 01 7D``, sequencer-specific,
-    which readers ignore) every 2**28 - 1 ticks.
+    The bytes depend on the score alone. A gap of 2**28 ticks or more between two
+    events of a track, more than one delta time holds, is bridged by filler meta events
+    (``FF 7F 01 7D``, sequencer-specific, which readers ignore) every 2**28 - 1 ticks.
     """
-    end = score.end_tick
-    _check(score, end)
-    conductor = _conductor_events(score)
-    if len(score.tracks) == 1:
-        chunks = [_chunk(conductor + _names(score.tracks[0]), score.tracks[0], end)]
-        fmt = 0
-    else:
-        chunks = [_chunk(conductor, None, end)]
-        chunks += [_chunk(_names(t), t, end) for t in score.tracks]
-        fmt = 1
-    if score.smpte is not None:
-        fps, per_frame = score.smpte
-        division = ((-fps) & 0xFF) << 8 | per_frame
-    else:
-        division = score.ticks_per_beat
-    data = struct.pack(">4sIHHH", b"MThd", 6, fmt, len(chunks), division) + b"".join(chunks)
+    tracks = [(t.notes, t.controls, t.pitch_bends, t.channel, t.program,
+               t.name.encode("utf-8"), t.instrument.encode("utf-8")) for t in score.tracks]
+    rows, texts = encoded_texts(score)
+    try:
+        data = smfwrite.encode_file(_division(score), tracks, score.tempos,
+                                    score.time_signatures, score.key_signatures, rows, texts,
+                                    score.end_of_track)
+    except ValueError as exc:
+        raise MidiError(f"cannot write: {exc}", "<score>") from None
     if target is None:
         return data
     if hasattr(target, "write"):
@@ -247,139 +237,15 @@ def write_midi(score: Score, target: str | os.PathLike | IO[bytes] | None = None
     return data
 
 
-def _check(score: Score, end: int) -> None:
-    """Raise MidiError for anything a Standard MIDI File cannot hold (or deepsym read)."""
-    def bad(message: str) -> MidiError:
-        return MidiError(f"cannot write: {message}", "<score>")
-
-    if end > MAX_TICK:
-        raise bad(f"the score ends at tick {end}, past 2**31 - 1 (the reader's last tick)")
-    if score.smpte is not None:
-        fps, per_frame = score.smpte
-        if fps not in SMPTE_FPS or not 1 <= per_frame <= 255:
-            raise bad(f"SMPTE timing {score.smpte} (fps 24, 25, 29 or 30; 1-255 ticks per frame)")
-    elif not 1 <= score.ticks_per_beat <= 0x7FFF:
-        raise bad(f"ticks_per_beat {score.ticks_per_beat} is outside 1..32767")
-    qpm = score.tempos["qpm"]
-    if np.any(np.rint(60e6 / qpm) > 0xFFFFFF) or np.any(np.rint(60e6 / qpm) < 1):
-        raise bad("tempos must lie between 3.58 and 60,000,000 qpm")
-    den = score.time_signatures["denominator"]
-    numerator = score.time_signatures["numerator"]
-    if np.any((den == 0) | (den & (den - 1) != 0)) or np.any(numerator == 0):
-        raise bad("time signature denominators must be powers of two and numerators positive")
-    if np.any(np.abs(score.key_signatures["key"]) > 7) or np.any(score.key_signatures["mode"] > 1):
-        raise bad("key signatures need -7..7 sharps and mode 0 or 1")
-    for i, t in enumerate(score.tracks):
-        n = t.notes
-        if not 0 <= t.channel <= 15 or not 0 <= t.program <= 127:
-            raise bad(f"track {i}: channel must be 0-15 and program 0-127")
-        if len(n) and (n["pitch"].max() > 127 or n["velocity"].min() < 1
-                       or n["velocity"].max() > 127 or n["start"].min() < 0
-                       or n["duration"].min() < 0):
-            raise bad(f"track {i}: notes need pitch 0-127, velocity 1-127, start and "
-                      "duration >= 0 (velocity 0 would mean note-off)")
-        c, b = t.controls, t.pitch_bends
-        if (len(c) and max(c["number"].max(), c["value"].max()) > 127) \
-                or (len(b) and np.any(np.abs(b["value"] + 0.5) > 8192)):
-            raise bad(f"track {i}: controls need 0-127, pitch bends -8192..8191")
-
-
-def _meta(mtype: int, body: bytes) -> bytes:
-    """A meta event: FF, its type, its length as a variable-length quantity, its data."""
-    n = len(body)
-    if n > MAX_META_LENGTH:
-        raise MidiError(f"cannot write: a meta event of {n} bytes (at most 2**28 - 1)",
-                        "<score>")
-    groups = [n & 0x7F]
-    while n > 0x7F:
-        n >>= 7
-        groups.append(0x80 | (n & 0x7F))
-    return bytes([0xFF, mtype, *reversed(groups)]) + body
-
-
-def _conductor_events(score: Score) -> list[tuple[int, bytes]]:
-    events = [(int(t), _meta(0x51, round(60e6 / q).to_bytes(3, "big")))
-              for t, q in score.tempos.tolist()]
-    events += [(int(t), _meta(0x58, bytes([n, int(d).bit_length() - 1, 24, 8])))
-               for t, n, d in score.time_signatures.tolist()]
-    events += [(int(t), _meta(0x59, bytes([k & 0xFF, m])))
-               for t, k, m in score.key_signatures.tolist()]
-    for mtype, items in ((TEXT, score.texts), (LYRIC, score.lyrics), (MARKER, score.markers)):
-        events += [(int(t), _meta(mtype, s.encode("utf-8"))) for t, s in items]
-    return events
-
-
-def _names(track: Track) -> list[tuple[int, bytes]]:
-    events = []
-    if track.name:
-        events.append((0, _meta(TRACK_NAME, track.name.encode("utf-8"))))
-    if track.instrument:
-        events.append((0, _meta(INSTRUMENT, track.instrument.encode("utf-8"))))
-    return events
-
-
-def _channel_events(track: Track) -> tuple[np.ndarray, ...]:
-    """(ticks, priorities, sequence numbers, message bytes (m, 3), message lengths).
-
-    At one tick: note-offs, program, controls, bends, then note-ons (a zero-length
-    note's off right after its on), so that reading back pairs every note correctly.
-    """
-    notes, c, b = track.notes, track.controls, track.pitch_bends
-    n, nc, nb = len(notes), len(c), len(b)
-    m = 2 * n + 1 + nc + nb
-    ticks = np.empty(m, np.int64)
-    priority = np.empty(m, np.int8)
-    sequence = np.empty(m, np.int64)
-    message = np.zeros((m, 3), np.uint8)
-    lengths = np.full(m, 3, np.int32)
-    zero = notes["duration"] == 0
-    ons, offs, prog = slice(0, n), slice(n, 2 * n), 2 * n
-    ctl, bend = slice(prog + 1, prog + 1 + nc), slice(prog + 1 + nc, m)
-    ticks[ons] = notes["start"]
-    ticks[offs] = ticks[ons] + notes["duration"]
-    priority[ons] = 5
-    priority[offs] = np.where(zero, 5, 1)
-    sequence[ons] = np.arange(0, 2 * n, 2)
-    sequence[offs] = sequence[ons] + zero
-    message[: 2 * n, 0] = 0x90 | track.channel
-    message[ons, 1] = message[offs, 1] = notes["pitch"]
-    message[ons, 2] = notes["velocity"]  # offs: note-on with velocity 0, for running status
-    ticks[prog], priority[prog], sequence[prog], lengths[prog] = 0, 2, 0, 2
-    message[prog, :2] = 0xC0 | track.channel, track.program
-    ticks[ctl], priority[ctl], sequence[ctl] = c["tick"], 3, np.arange(nc)
-    message[ctl] = np.stack([np.full(nc, 0xB0 | track.channel), c["number"], c["value"]], 1)
-    value = b["value"].astype(np.int64) + 8192
-    ticks[bend], priority[bend], sequence[bend] = b["tick"], 4, np.arange(nb)
-    message[bend] = np.stack([np.full(nb, 0xE0 | track.channel), value & 0x7F, value >> 7], 1)
-    return ticks, priority, sequence, message, lengths
-
-
-def _chunk(metas: list[tuple[int, bytes]], track: Track | None, end: int) -> bytes:
-    """One MTrk chunk: meta events first at their tick, channel messages, End of Track."""
-    metas = [*metas, (end, b"\xff\x2f\x00")]
-    meta_ticks = np.array([t for t, _ in metas], np.int64)
-    meta_bytes = np.frombuffer(b"".join(m for _, m in metas), np.uint8)
-    meta_lengths = np.array([len(m) for _, m in metas], np.int32)
-    priority = np.where(np.arange(len(metas)) == len(metas) - 1, 9, 0)
-    sequence = np.arange(len(metas))
-    if track is None:
-        ticks, payload, lengths = meta_ticks, meta_bytes, meta_lengths
-    else:
-        c_ticks, c_prio, c_seq, c_msg, c_len = _channel_events(track)
-        ticks = np.concatenate([meta_ticks, c_ticks])
-        priority = np.concatenate([priority, c_prio])
-        sequence = np.concatenate([sequence, c_seq])
-        payload = np.concatenate([meta_bytes, c_msg[np.arange(3) < c_len[:, None]]])
-        lengths = np.concatenate([meta_lengths, c_len])
-    order = np.lexsort((sequence, priority, ticks))
-    starts = np.cumsum(lengths, dtype=np.int64) - lengths
-    lengths = lengths[order]
-    first = starts[order]
-    gather = np.repeat(first - (np.cumsum(lengths, dtype=np.int64) - lengths), lengths) \
-        + np.arange(int(lengths.sum()))
-    try:
-        body = smf.encode_chunk(np.ascontiguousarray(ticks[order]), payload[gather],
-                                np.ascontiguousarray(lengths))
-    except ValueError as exc:
-        raise MidiError(f"cannot write: {exc}", "<score>") from None
-    return b"MTrk" + struct.pack(">I", len(body)) + body
+def _division(score: Score) -> int:
+    """The header's time division: ticks per beat, or SMPTE frames and ticks per frame."""
+    if score.smpte is None:
+        if not 1 <= score.ticks_per_beat <= 0x7FFF:
+            raise MidiError(f"cannot write: ticks_per_beat {score.ticks_per_beat} is outside "
+                            "1..32767", "<score>")
+        return score.ticks_per_beat
+    fps, per_frame = score.smpte
+    if fps not in SMPTE_FPS or not 1 <= per_frame <= 255:
+        raise MidiError(f"cannot write: SMPTE timing {score.smpte} (fps 24, 25, 29 or 30; "
+                        "1-255 ticks per frame)", "<score>")
+    return ((-fps) & 0xFF) << 8 | per_frame

@@ -363,6 +363,8 @@ def _window(events: np.ndarray, start: int, end: int, carry: bool) -> np.ndarray
 
 
 _ENCODED_TEXTS = "_encoded_texts"
+_NO_TEXT_ROWS = np.empty((0, 3), np.int64)
+_NO_TEXT_ROWS.flags.writeable = False
 _TEXT_FIELDS = {0x01: "texts", 0x05: "lyrics", 0x06: "markers"}  # by meta event type
 
 
@@ -399,6 +401,25 @@ def decode_texts(rows: np.ndarray, data: bytes) -> dict[str, list[tuple[int, str
             text = raw.decode("latin-1")
         out[_TEXT_FIELDS[int(rows[i, 0])]].append((int(rows[i, 1]), text))
     return out
+
+
+def encoded_texts(score: Score) -> tuple[np.ndarray, bytes]:
+    """The inverse of :func:`decode_texts`: ``score``'s texts, lyrics and markers as rows
+    (meta type, tick, byte length; int64) and their bytes one after another.
+
+    A score read from a file whose texts are still undecoded gives the file's own rows and
+    bytes, UTF-8 or Latin-1 (the writing kernel turns Latin-1 into UTF-8, as decoding
+    and encoding them would).
+    """
+    raw = score.__dict__.get(_ENCODED_TEXTS)
+    if raw is not None:
+        return raw
+    items = [(mtype, tick, text.encode("utf-8")) for mtype, name in _TEXT_FIELDS.items()
+             for tick, text in getattr(score, name)]
+    if not items:
+        return _NO_TEXT_ROWS, b""
+    rows = np.array([(mtype, tick, len(data)) for mtype, tick, data in items], np.int64)
+    return rows.reshape(-1, 3), b"".join(data for *_, data in items)
 
 
 for _name in _TEXT_FIELDS.values():  # after @dataclass, which leaves these names free

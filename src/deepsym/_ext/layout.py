@@ -73,3 +73,44 @@ _MESSAGES = {
                          "signature 4, key signature 2); read as far as it goes",
     Problem.META_TYPE: "a meta event's type is above 127; skipped",
 }
+
+
+class Unwritable(IntEnum):
+    """What a Score holds that a Standard MIDI File cannot (the writer's refusals)."""
+
+    TEMPO = 1
+    TIME_SIGNATURE = 2
+    KEY_SIGNATURE = 3
+    CONDUCTOR_TICK = 4
+    CHANNEL = 5
+    NOTE = 6
+    CONTROL = 7
+    EVENT_TICK = 8
+    TOO_MANY = 9
+    END = 10
+    CHUNK_SIZE = 11
+    META_SIZE = 12
+
+    def message(self, track: int, value: int) -> str:
+        """The refusal's text: ``track`` is the track's index; ``value`` the score's end
+        (END) or the meta event's size (META_SIZE)."""
+        return _UNWRITABLE[self].format(track=track, value=value)
+
+
+_UNWRITABLE = {
+    Unwritable.TEMPO: "tempos must lie between 3.58 and 60,000,000 qpm",
+    Unwritable.TIME_SIGNATURE: "time signature denominators must be powers of two and "
+                               "numerators positive",
+    Unwritable.KEY_SIGNATURE: "key signatures need -7..7 sharps and mode 0 or 1",
+    Unwritable.CONDUCTOR_TICK: "tempos, signatures and texts need ticks >= 0",
+    Unwritable.CHANNEL: "track {track}: channel must be 0-15 and program 0-127",
+    Unwritable.NOTE: "track {track}: notes need pitch 0-127, velocity 1-127, start and "
+                     "duration >= 0 (velocity 0 would mean note-off)",
+    Unwritable.CONTROL: "track {track}: controls need 0-127, pitch bends -8192..8191",
+    Unwritable.EVENT_TICK: "track {track}: controls and pitch bends need ticks >= 0",
+    Unwritable.TOO_MANY: "2**28 or more notes, controls, pitch bends or meta events in "
+                         "one track",
+    Unwritable.END: "the score ends at tick {value}, past 2**31 - 1 (the reader's last tick)",
+    Unwritable.CHUNK_SIZE: "a track chunk of 2**32 bytes or more",
+    Unwritable.META_SIZE: "a meta event of {value} bytes (at most 2**28 - 1)",
+}

@@ -1,18 +1,19 @@
-"""Standard MIDI File kernels: parse the track chunks in one pass, encode one chunk.
+"""Standard MIDI File reading kernel: parse the track chunks in one pass.
 
 ``parse_tracks`` walks every chunk after the header once, in C, and returns numpy
 arrays: notes grouped into tracks (one per chunk and channel) and sorted, controls,
-pitch bends, meta events and the problems met on the way. ``encode_chunk`` writes the
-body of one track chunk from sorted ticks and pre-built message bytes.
+pitch bends, meta events and the problems met on the way (``smfwrite`` writes files).
 ``smf_py.py`` is the plain-Python twin with the same API; the tests compare both.
 """
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_FromStringAndSize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.ref cimport Py_INCREF
 from cpython.tuple cimport PyTuple_New, PyTuple_SET_ITEM
-from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t
+from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t
 from libc.stdlib cimport calloc, free, realloc
 from libc.string cimport memcpy, memset
+
+from deepsym._ext.records cimport BendT, ControlT, KeySigT, NoteT, TempoT, TimeSigT
 
 import numpy as np
 
@@ -26,41 +27,6 @@ from deepsym._ext.layout import (
     TRACK_COLUMNS,
     Problem,
 )
-
-cdef extern from *:
-    """
-    #pragma pack(push, 1)
-    typedef struct { int32_t start; int32_t duration; uint8_t pitch; uint8_t velocity; } NoteT;
-    typedef struct { int32_t tick; uint8_t number; uint8_t value; } ControlT;
-    typedef struct { int32_t tick; int16_t value; } BendT;
-    typedef struct { int32_t tick; double qpm; } TempoT;
-    typedef struct { int32_t tick; uint8_t numerator; uint16_t denominator; } TimeSigT;
-    typedef struct { int32_t tick; int8_t key; uint8_t mode; } KeySigT;
-    #pragma pack(pop)
-    """
-    ctypedef struct NoteT:
-        int32_t start
-        int32_t duration
-        uint8_t pitch
-        uint8_t velocity
-    ctypedef struct ControlT:
-        int32_t tick
-        uint8_t number
-        uint8_t value
-    ctypedef struct BendT:
-        int32_t tick
-        int16_t value
-    ctypedef struct TempoT:
-        int32_t tick
-        double qpm
-    ctypedef struct TimeSigT:
-        int32_t tick
-        uint8_t numerator
-        uint16_t denominator
-    ctypedef struct KeySigT:
-        int32_t tick
-        int8_t key
-        uint8_t mode
 
 cdef enum:
     P_TRUNCATED_EVENT = 1
@@ -79,8 +45,6 @@ cdef enum:
     P_META_TYPE = 14
     NO_MEMORY = -1
     MAX_TICK = 2147483647
-    MAX_DELTA = 0x0FFFFFFF
-    FILLER_SIZE = 4      # FF 7F 01 7D: a sequencer-specific meta event, non-commercial ID
     N_KEYS = 2048        # 16 channels x 128 pitches
     RAW_NOTE = 6         # raw note row: channel, start, end, pitch, velocity, next open note
     RAW_CONTROL = 4      # channel, tick, number, value
@@ -835,94 +799,3 @@ def parse_tracks(bytes data, Py_ssize_t pos, int fmt, bint strict) -> dict:
         }
     finally:
         give_back_state(st)
-
-
-cdef Py_ssize_t check_events(const int64_t[::1] ticks, const int32_t[::1] lengths,
-                             Py_ssize_t payload_size, Py_ssize_t* fillers) noexcept nogil:
-    """The first event that cannot be encoded (-1 when none); count the fillers needed."""
-    cdef Py_ssize_t i, used = 0
-    cdef int64_t delta, prev = 0
-    fillers[0] = 0
-    for i in range(ticks.shape[0]):
-        delta = ticks[i] - prev
-        if delta < 0 or lengths[i] < 1 or used + lengths[i] > payload_size:
-            return i
-        fillers[0] += (delta - 1) // MAX_DELTA if delta > MAX_DELTA else 0
-        prev = ticks[i]
-        used += lengths[i]
-    return -1
-
-
-cdef inline Py_ssize_t write_vlq(uint8_t* o, int64_t value) noexcept nogil:
-    """Write ``value`` (at most MAX_DELTA) as a variable-length quantity; return its size."""
-    cdef int shift = 21
-    cdef Py_ssize_t k = 0
-    while shift > 0 and (value >> shift) == 0:
-        shift -= 7
-    while shift > 0:
-        o[k] = 0x80 | ((value >> shift) & 0x7F)
-        k += 1
-        shift -= 7
-    o[k] = value & 0x7F
-    return k + 1
-
-
-cdef Py_ssize_t write_fillers(uint8_t* o, int64_t count) noexcept nogil:
-    """Write ``count`` filler events, MAX_DELTA ticks apart; return the bytes written."""
-    cdef Py_ssize_t k = 0
-    cdef int64_t j
-    for j in range(count):
-        k += write_vlq(o + k, MAX_DELTA)
-        o[k] = 0xFF
-        o[k + 1] = 0x7F
-        o[k + 2] = 0x01
-        o[k + 3] = 0x7D
-        k += FILLER_SIZE
-    return k
-
-
-def encode_chunk(const int64_t[::1] ticks, const uint8_t[::1] payload,
-                 const int32_t[::1] lengths) -> bytes:
-    """Encode the body of one track chunk.
-
-    Event ``i`` happens at ``ticks[i]`` (non-decreasing) and is the next ``lengths[i]``
-    bytes of ``payload``: a channel message with its status byte, a meta event
-    (FF type length data) or a sysex. Channel messages use running status; meta
-    events and sysex reset it (SMF 1.0: they cancel it). A gap longer than one delta
-    time can hold (2**28 - 1 ticks) is bridged by filler events ``FF 7F 01 7D``, a
-    sequencer-specific meta event with the non-commercial ID, which readers ignore.
-    """
-    cdef Py_ssize_t n = ticks.shape[0], i, k = 0, p = 0, skip, fillers, bad
-    cdef int64_t delta, prev = 0
-    cdef int running = 0, first
-    cdef uint8_t* o
-    if lengths.shape[0] != n:
-        raise ValueError("ticks and lengths differ in length")
-    with nogil:
-        bad = check_events(ticks, lengths, payload.shape[0], &fillers)
-    if bad >= 0:
-        raise ValueError(f"event {bad}: ticks must be non-decreasing and every event "
-                         "must have bytes")
-    out = PyByteArray_FromStringAndSize(NULL, payload.shape[0] + 4 * n
-                                        + (4 + FILLER_SIZE) * fillers)
-    o = <uint8_t*> PyByteArray_AS_STRING(out)
-    with nogil:
-        for i in range(n):
-            delta = ticks[i] - prev
-            prev = ticks[i]
-            if delta > MAX_DELTA:  # more than one delta time holds: fillers first
-                k += write_fillers(o + k, (delta - 1) // MAX_DELTA)
-                delta = (delta - 1) % MAX_DELTA + 1
-                running = 0  # the fillers are meta events
-            k += write_vlq(o + k, delta)
-            first = payload[p]
-            skip = 0
-            if 0x80 <= first < 0xF0:
-                skip = first == running
-                running = first
-            else:
-                running = 0
-            memcpy(o + k, &payload[p + skip], lengths[i] - skip)
-            k += lengths[i] - skip
-            p += lengths[i]
-    return PyBytes_FromStringAndSize(<char*> o, k)

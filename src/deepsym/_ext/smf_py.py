@@ -20,8 +20,6 @@ from deepsym._ext.layout import (
 
 MAX_TICK = 2**31 - 1
 TEXT, TRACK_NAME, INSTRUMENT, LYRIC, MARKER = 0x01, 0x03, 0x04, 0x05, 0x06
-MAX_DELTA = 0x0FFFFFFF
-FILLER = b"\xff\x7f\x01\x7d"  # a sequencer-specific meta event, non-commercial ID
 FIXED_META_LENGTHS = {0x00: 2, 0x20: 1, 0x54: 5}  # meta types the reader skips
 
 
@@ -297,42 +295,3 @@ def parse_tracks(data, pos: int, fmt: int, strict: bool) -> dict:
     parser = _Parser(bytes(data), strict)
     parser.walk(pos, fmt)
     return parser.result()
-
-
-def _vlq(value: int) -> bytes:
-    groups = [value & 0x7F]
-    value >>= 7
-    while value:
-        groups.append(0x80 | (value & 0x7F))
-        value >>= 7
-    return bytes(reversed(groups))
-
-
-def encode_chunk(ticks, payload, lengths) -> bytes:
-    """Encode the body of one track chunk; see ``smf.encode_chunk``."""
-    ticks, payload, lengths = list(ticks), bytes(payload), list(lengths)
-    if len(lengths) != len(ticks):
-        raise ValueError("ticks and lengths differ in length")
-    out = bytearray()
-    prev = running = p = 0
-    for i, (tick, length) in enumerate(zip(ticks, lengths, strict=True)):
-        delta = tick - prev
-        if delta < 0 or length < 1 or p + length > len(payload):
-            raise ValueError(f"event {i}: ticks must be non-decreasing and every event "
-                             "must have bytes")
-        prev = tick
-        while delta > MAX_DELTA:  # a gap one delta time cannot hold: filler events
-            out += _vlq(MAX_DELTA) + FILLER
-            delta -= MAX_DELTA
-            running = 0
-        out += _vlq(delta)
-        event = payload[p:p + length]
-        p += length
-        if 0x80 <= event[0] < 0xF0:
-            if event[0] == running:
-                event = event[1:]
-            running = payload[p - length]
-        else:
-            running = 0
-        out += event
-    return bytes(out)
