@@ -20,6 +20,7 @@ from deepsym.errors import CorpusError
 from deepsym.evaluation import evaluate, markdown, write_report
 from deepsym.metrics.bleu import corpus_bleu, leave_one_out_bleu, note_tokens, self_bleu
 from deepsym.metrics.diversity import repeated_ngram_share
+from deepsym.metrics.originality import plagiarism
 from deepsym.metrics.summary import registered_metrics
 from deepsym.midi import read_midi
 
@@ -64,14 +65,18 @@ def test_a_copied_piece_matches_its_source_in_full(result, corpus, generated):
     assert best.piece == corpus.pieces[corpus.split("train")[0]].path
     assert best.lcs_ratio == 1.0 and best.run_notes == copied.notes > 100
     assert best.generated_span == best.training_span
-    assert len(copied.matches) == 3
-    assert all(m.run_notes < best.run_notes for m in copied.matches[1:])
+    # through the corpus's n-gram index: only pieces sharing a run of n+ notes are ranked
+    assert copied.method == "index" and 1 <= len(copied.matches) <= 3
+    assert all(copied.min_run <= m.run_notes < best.run_notes for m in copied.matches[1:])
 
 
-def test_random_notes_copy_little(result, generated):
+def test_random_notes_copy_little(result, generated, corpus):
     random = result.plagiarism[result.pieces.index(str(generated / "random.mid"))]
     assert random.notes == 200
-    assert all(m.lcs_ratio < 0.35 and m.run_notes <= 4 for m in random.matches)
+    assert random.method == "index" and random.matches == []  # no run of n notes anywhere
+    scanned = plagiarism(generated / "random.mid", corpus, top=3, index=False)
+    assert len(scanned.matches) == 3
+    assert all(m.lcs_ratio < 0.35 and m.run_notes <= 4 for m in scanned.matches)
 
 
 def test_another_held_out_split_can_be_named(corpus, generated):
@@ -116,7 +121,7 @@ def test_held_out_pieces_can_be_cut_to_the_generated_length(corpus, generated, c
 def test_valid_split_stands_in_for_an_empty_test_split(tmp_path, generated):
     files = real_midi_files()[:20]
     build_corpus(files, tmp_path / "c", fractions=(0.7, 0.3, 0.0), workers=1)
-    result = evaluate(generated / "random.mid", tmp_path / "c", top=1)
+    result = evaluate(generated / "random.mid", tmp_path / "c", top=1, index=False)
     assert result.split == "valid" and result.held_out_pieces > 0
     assert len(result.plagiarism) == 1 and len(result.plagiarism[0].matches) == 1
 
@@ -160,7 +165,7 @@ def test_a_corpus_without_held_out_pieces_is_refused(tmp_path, generated):
         evaluate(generated, tmp_path / "c")
 
 
-def test_markdown_report_links_every_piece(result, generated, tmp_path):
+def test_markdown_report_links_every_piece(result, generated, corpus, tmp_path):
     links = {str(generated / "copied.mid"): [("piano-roll", str(tmp_path / "copied.png")),
                                              ("MIDI", str(generated / "copied.mid"))]}
     path = write_report(result, tmp_path / "report.md", title="Demo", links=links)
@@ -171,7 +176,12 @@ def test_markdown_report_links_every_piece(result, generated, tmp_path):
     relative = Path(os.path.relpath(generated / "copied.mid", tmp_path))
     assert f"### {relative}" in text and f"- MIDI: [{relative}]({relative})" in text
     assert "| 1.000 |" in text and text.count("top matches:") == 2
-    assert markdown(result).count("\n| 1 |") == 2  # one first match per piece
+    # the copy's first match; the random piece shares no run of n notes (n-gram index)
+    assert markdown(result).count("\n| 1 |") == 1
+    assert "Search: searched through the corpus's n-gram index" in text
+    scanned = evaluate(generated, corpus.path, top=3, index=False)
+    assert markdown(scanned).count("\n| 1 |") == 2  # exhaustive: one first match per piece
+    assert "Search: exhaustive scan of every train piece." in markdown(scanned)
 
 
 def test_cli_prints_the_table_and_writes_the_report(generated, corpus, tmp_path, capsys):
@@ -181,7 +191,10 @@ def test_cli_prints_the_table_and_writes_the_report(generated, corpus, tmp_path,
                  "--report", str(report)]) == 0
     out = capsys.readouterr().out
     assert "generated pieces vs the held-out test split" in out
-    assert out.count("top 2 matches") == 2 and "1.000" in out
+    assert out.count("top 1 matches with a copied run of 8+ notes (n-gram index") + \
+        out.count("top 2 matches with a copied run of 8+ notes (n-gram index") == 1
+    assert "no train piece shares a copied run of 8 notes (n-gram index)" in out
+    assert "1.000" in out
     assert all(f"\n{metric.name} " in out for metric in registered_metrics())
     assert f"report: {report}" in out and "random.mid" in report.read_text()
 

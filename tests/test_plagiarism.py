@@ -165,8 +165,11 @@ def test_deepsym_corpus_uses_its_train_split(spliced, tmp_path) -> None:
     build_corpus([source, *folk()[:30]], tmp_path / "c", workers=1)
     opened = Corpus.open(tmp_path / "c")
     train = {opened.pieces[i].path for i in opened.split("train")}
-    report = plagiarism(path, tmp_path / "c", top=None)
+    report = plagiarism(path, tmp_path / "c", top=None, index=False)
     assert {m.piece for m in report.matches} == train
+    indexed = plagiarism(path, tmp_path / "c", top=None)  # only the runs of n+ notes
+    assert indexed.method == "index" and indexed.matches
+    assert indexed.matches == [m for m in report.matches if m.run_notes >= indexed.min_run]
 
 
 def test_note_sequence_agrees_with_pretty_midi() -> None:

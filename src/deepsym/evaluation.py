@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from deepsym.data import Corpus, find_midi_files
+from deepsym.data.ngrams import NgramIndex
 from deepsym.errors import CorpusError, DeepsymError
 from deepsym.fileio import write_atomic
 from deepsym.metrics.bleu import corpus_bleu, leave_one_out_bleu, note_tokens, self_bleu
@@ -72,7 +73,7 @@ class Evaluation:
 def evaluate(generated: str | os.PathLike | Iterable[str | os.PathLike],
              corpus: str | os.PathLike | Corpus, *, top: int = 3,
              workers: int | None = None, split: str | None = None,
-             seconds: float | None = None) -> Evaluation:
+             seconds: float | None = None, index: bool | None = None) -> Evaluation:
     """Evaluate the MIDI files ``generated`` (a folder, searched recursively, or files)
     against ``corpus`` (a corpus folder built by ``deepsym corpus build``, or an open
     :class:`Corpus`). A generated file that cannot be read is skipped and listed; none
@@ -81,7 +82,9 @@ def evaluate(generated: str | os.PathLike | Iterable[str | os.PathLike],
     or valid when test is empty), measured over their first ``seconds`` when given (as long
     as the generated pieces: counts such as repetitions grow with length), else whole. A
     metric that fails on a piece is NaN there and listed in ``metric_failures``.
-    ``set_metrics`` compares the sets as wholes (see :func:`set_metrics`).
+    ``set_metrics`` compares the sets as wholes (see :func:`set_metrics`). ``index``:
+    as in :func:`~deepsym.metrics.originality.plagiarism` (None: through the corpus's
+    n-gram index when it has one; each report's ``method`` and ``fallback`` say which).
     """
     if top < 1:
         raise DeepsymError(f"top must be at least 1, not {top}")
@@ -105,9 +108,7 @@ def evaluate(generated: str | os.PathLike | Iterable[str | os.PathLike],
     if not len(train):
         raise CorpusError(f"{corpus.path}: the train split is empty; nothing to check "
                           "plagiarism against")
-    sequences = {corpus.pieces[i].path: note_sequence(corpus.score(i)) for i in train}
-    reports = [dataclasses.replace(plagiarism(score, sequences, top=top, workers=workers),
-                                   generated=name) for name, score in scores.items()]
+    reports = _plagiarism(scores, corpus, train, top, workers, index)
     failures: dict[str, str] = {}
     measured = aggregate(summarize(score, failures) for score in scores.values())
     held = [_first(corpus.score(i), seconds) for i in held_out]
@@ -117,6 +118,37 @@ def evaluate(generated: str | os.PathLike | Iterable[str | os.PathLike],
     return Evaluation(str(corpus.path), split, measured, reference, list(scores),
                       len(held_out), len(train), reports, skipped, seconds, failures,
                       whole_sets)
+
+
+def _plagiarism(scores: dict[str, Score], corpus: Corpus, train: np.ndarray, top: int,
+                workers: int | None, index: bool | None) -> list[PlagiarismReport]:
+    """Each generated piece against the train split: through the n-gram index when
+    allowed and present, else by scanning the train pieces (read once for all)."""
+    if index is not False and NgramIndex.open(corpus) is not None:
+        return [dataclasses.replace(plagiarism(score, corpus, top=top, workers=workers,
+                                               index=True), generated=name)
+                for name, score in scores.items()]
+    if index:
+        raise CorpusError(f"{corpus.path}: the corpus has no n-gram index; `deepsym corpus "
+                          "build` again adds one")
+    why = None if index is False else (f"{corpus.path}: the corpus has no n-gram index "
+                                       "(built by an older deepsym; `deepsym corpus build` "
+                                       "again adds one)")
+    sequences = {corpus.pieces[i].path: note_sequence(corpus.score(i)) for i in train}
+    return [dataclasses.replace(plagiarism(score, sequences, top=top, workers=workers,
+                                           index=False), generated=name, fallback=why)
+            for name, score in scores.items()]
+
+
+def plagiarism_note(evaluation: Evaluation) -> str:
+    """How the plagiarism matches were found: through the n-gram index, or scanning."""
+    report = evaluation.plagiarism[0] if evaluation.plagiarism else None
+    if report is not None and report.method == "index":
+        return (f"searched through the corpus's n-gram index: every train piece sharing a "
+                f"copied run of {report.min_run}+ notes is ranked, pieces sharing only "
+                "shorter runs are not")
+    why = report.fallback if report is not None else None
+    return "exhaustive scan of every train piece" + (f" ({why})" if why else "")
 
 
 def set_metrics(generated: Sequence[np.ndarray],
@@ -422,7 +454,8 @@ def markdown(evaluation: Evaluation, *, title: str = "Evaluation", intro: str = 
               f"Each piece against the {evaluation.train_pieces} pieces of the train split: "
               "LCS = longest common subsequence of the note sequences (ratio: over the "
               "generated piece's notes); run = longest literally copied run of notes, with "
-              "where it sits in both pieces (notes [start:end), m:ss.s).", ""]
+              "where it sits in both pieces (notes [start:end), m:ss.s). Search: "
+              f"{plagiarism_note(evaluation)}.", ""]
     for report in evaluation.plagiarism:
         lines += [f"### {_relative(report.generated, base)}", ""]
         for label, target in links.get(report.generated, ()):

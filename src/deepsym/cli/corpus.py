@@ -104,7 +104,8 @@ def build_summary(result: BuildResult) -> str:
         f"{result.notes:,} notes, {_clock(result.seconds_of_music)} of music",
         f"  {_count(result.found, 'MIDI file')} found: {result.parsed} parsed, "
         f"{result.reused} reused; "
-        f"rejected {_rejections(result.rejected)}; {result.elapsed:.1f} s",
+        f"rejected {_rejections(result.rejected)}; {result.elapsed:.1f} s "
+        f"(n-gram index {result.index_seconds:.1f} s)",
         "  splits: " + ", ".join(f"{name} {n}" for name, n in result.splits.items()),
     ]
     lines += [f"  rejected {r.path}: {r.reason}" for r in result.rejected[:MAX_LISTED]]

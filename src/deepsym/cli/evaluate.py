@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from deepsym.cli.options import WORKERS_HELP, check_workers
-from deepsym.cli.plagiarism import table
+from deepsym.cli.plagiarism import fallback_line, table
 from deepsym.errors import DeepsymError
 from deepsym.evaluation import (
     MAX_PIECES,
@@ -23,6 +23,7 @@ from deepsym.evaluation import (
     evaluate,
     held_out_cut,
     metric_rows,
+    plagiarism_note,
     set_rows,
     stat_text,
     write_report,
@@ -58,6 +59,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--report", type=Path, metavar="REPORT.md",
                         help="also write the evaluation as a Markdown report")
     parser.add_argument("--workers", type=int, help=f"threads {WORKERS_HELP}")
+    parser.add_argument("--exhaustive", action="store_true",
+                        help="check plagiarism by scanning every train piece even when the "
+                             "corpus has an n-gram index")
     parser.add_argument("--run", type=Path, metavar="RUN", dest="run_dir",
                         help="a run folder of deepsym train (or a checkpoint): measure its "
                              "model on the held-out pieces")
@@ -103,11 +107,13 @@ def run(args: argparse.Namespace) -> int:
     if args.generated is None:
         return 0
     result = evaluate(args.generated, args.corpus, top=args.top, workers=args.workers,
-                      seconds=args.seconds)
+                      seconds=args.seconds, index=False if args.exhaustive else None)
     for path, reason in result.skipped:
         print(f"deepsym: warning: skipped {path}: {reason}", file=sys.stderr)
     for problem in result.metric_failures.values():
         print(f"deepsym: warning: {problem}", file=sys.stderr)
+    if result.plagiarism and result.plagiarism[0].fallback:
+        print(f"deepsym: {fallback_line(result.plagiarism[0].fallback)}", file=sys.stderr)
     print("\n".join(text(result)))
     if args.report:
         print(f"\nreport: {write_report(result, args.report)}")
@@ -127,7 +133,8 @@ def text(result: Evaluation) -> list[str]:
                   f"{SMOOTHING:g}); BLEU's references: the held-out pieces for the "
                   "generated ones, the other held-out pieces for each held-out one",
                   *_aligned([head, *set_rows(result)])]
-    lines.append(f"\nplagiarism against the train split ({result.train_pieces} pieces):")
+    lines.append(f"\nplagiarism against the train split ({result.train_pieces} pieces; "
+                 f"{plagiarism_note(result)}):")
     for report in result.plagiarism:
         lines += ["", *table(report)]
     return lines

@@ -27,6 +27,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--tolerance", type=float, metavar="SECONDS",
                         help="runs must keep their rhythm: inter-onset intervals within this")
     parser.add_argument("--workers", type=int, help=f"threads {WORKERS_HELP}")
+    parser.add_argument("--exhaustive", action="store_true",
+                        help="scan every piece even when the corpus has an n-gram index "
+                             "(which finds every run of n+ notes; n = 8 by default), e.g. "
+                             "to rank pieces sharing shorter runs too")
     parser.set_defaults(run=run)
 
 
@@ -35,11 +39,19 @@ def run(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         report = plagiarism(args.generated, args.corpus, top=args.top,
                             transpose=args.transpose, tolerance=args.tolerance,
-                            workers=check_workers(args.workers))
+                            workers=check_workers(args.workers),
+                            index=False if args.exhaustive else None)
     for w in caught:
         print(f"deepsym: warning: {w.message}", file=sys.stderr)
+    if report.fallback:
+        print(f"deepsym: {fallback_line(report.fallback)}", file=sys.stderr)
     print("\n".join(table(report)))
     return 0
+
+
+def fallback_line(why: str) -> str:
+    """The line saying the search scanned every piece, and why."""
+    return f"exhaustive scan of every piece ({why})"
 
 
 def _clock(seconds: float) -> str:
@@ -64,7 +76,12 @@ def table(report: PlagiarismReport) -> list[str]:
     rows = [head] + [_row(k, m) for k, m in enumerate(report.matches, 1)]
     widths = [max(len(r[c]) for r in rows) for c in range(len(head))]
     right = {0, 2, 3, 4, 5}
-    lines = [f"{report.generated}: {report.notes} notes; top {len(report.matches)} matches"]
+    found = f"top {len(report.matches)} matches"
+    if report.method == "index":
+        found = (f"{found} with a copied run of {report.min_run}+ notes (n-gram index; "
+                 "pieces sharing only shorter runs are not ranked)" if report.matches else
+                 f"no train piece shares a copied run of {report.min_run} notes (n-gram index)")
+    lines = [f"{report.generated}: {report.notes} notes; {found}"]
     for r in rows:
         cells = [cell.rjust(w) if c in right else cell.ljust(w)
                  for c, (cell, w) in enumerate(zip(r, widths, strict=True))]

@@ -44,6 +44,7 @@ from deepsym.data.corpus import (
     _is_corpus,
     _record,
 )
+from deepsym.data.ngrams import NgramIndex
 from deepsym.data.scan import find_midi_files
 from deepsym.data.splits import DEFAULT_FRACTIONS, SPLITS, check_fractions, split_of
 from deepsym.data.stats import estimate_key, longest_in_force, pitch_class_histogram
@@ -200,7 +201,7 @@ def build_corpus(sources: Iterable[str | os.PathLike], path: str | os.PathLike, 
         seconds_of_music=sum(p.duration for p in writer.pieces),
         splits={name: sum(p.split == name for p in writer.pieces) for name in SPLITS},
         rejected=writer.rejected, rejected_tsv=root / version / "rejected.tsv",
-        elapsed=time.perf_counter() - started,
+        elapsed=time.perf_counter() - started, index_seconds=writer.index_seconds,
     )
 
 
@@ -248,13 +249,23 @@ def _write_version(root: Path, files: list[str], old: Corpus | None, header: dic
                                header["fractions"], workers, progress)
         if not writer.pieces:
             raise CorpusError(_nothing_usable(writer.rejected))
-        writer.finish(header)
+        index = writer.finish(header)
+        writer.index_seconds = _write_ngram_index(root, staging, index)
         return _publish(root, staging), writer, parsed, reused
     except BaseException:
         if writer is not None:
             writer.abort()
         shutil.rmtree(staging, ignore_errors=True)
         raise
+
+
+def _write_ngram_index(root: Path, staging: Path, index: dict[str, Any]) -> float:
+    """Build the n-gram index of the staged version from its arrays (deepsym.data.ngrams)
+    and write it beside them; returns the seconds it took."""
+    started = time.perf_counter()
+    arrays = {name: np.load(staging / f"{name}.npy", mmap_mode="r") for name in ARRAYS}
+    NgramIndex.build(Corpus(root, staging.name, index, arrays)).write(staging)
+    return time.perf_counter() - started
 
 
 def _fill(writer: _Writer, files: list[str], reuse: _Reuse, seed: int,
@@ -448,6 +459,7 @@ class _Writer:
         self.arrays: dict[str, _NpyAppender] = {}
         self.pieces: list[Piece] = []
         self.rejected: list[Rejected] = []
+        self.index_seconds = 0.0
         try:
             for name, dtype in ARRAYS.items():
                 self.arrays[name] = _NpyAppender(folder / f"{name}.npy", dtype)
@@ -489,7 +501,8 @@ class _Writer:
                stat: tuple[int | None, int | None] = (None, None)) -> None:
         self.rejected.append(Rejected(path, kind, reason, sha1, *stat))
 
-    def finish(self, header: dict[str, Any]) -> None:
+    def finish(self, header: dict[str, Any]) -> dict[str, Any]:
+        """Close the arrays and write index.json and rejected.tsv; returns the index."""
         for appender in self.arrays.values():
             appender.close()
         index = {**header, "pieces": [_record(p) for p in self.pieces],
@@ -497,6 +510,7 @@ class _Writer:
         _write_synced(self.folder / "index.json", json.dumps(index, separators=(",", ":")))
         _write_synced(self.folder / "rejected.tsv", "path\treason\n" + "".join(
             f"{_cell(r.path)}\t{_cell(r.reason)}\n" for r in self.rejected))
+        return index
 
 
 def _cell(text: str) -> str:

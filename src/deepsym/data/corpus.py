@@ -17,6 +17,9 @@ Layout of a corpus folder ``CORPUS/``::
       tempos.npy, time_signatures.npy, key_signatures.npy
                          deepsym.score's dtypes, piece after piece
       rejected.tsv       path <TAB> reason, for every file found but not used
+      ngrams.json, ngram_offsets.npy, ngram_postings.npy
+                         the n-gram index of the plagiarism search (deepsym.data.ngrams),
+                         built from the arrays above by every build
 
 Atomic builds: a build writes ``.tmp-XXXX/``, flushes it to disk, renames it to the
 next ``vNNNNNN/`` and then replaces ``CURRENT`` with ``os.replace``. Whenever a build is
@@ -155,6 +158,7 @@ class BuildResult:
     rejected: list[Rejected]
     rejected_tsv: Path
     elapsed: float
+    index_seconds: float = 0.0  # of ``elapsed``: building the n-gram index (data.ngrams)
 
 
 # -- opening ---------------------------------------------------------------------------

@@ -21,6 +21,12 @@ Speed: the ``lcs`` kernel checks pieces in batches, without the GIL, on ``worker
 threads. With ``top`` a piece is skipped once an upper bound of its run falls below
 the top-th best run found so far (run <= LCS <= sum over pitches of the smaller count;
 pieces are visited in order of that bound).
+
+At corpus scale a deepsym corpus's n-gram index (:mod:`deepsym.data.ngrams`) chooses
+the pieces to check: only those holding a stretch of the generated piece's n-grams
+can share a run of n notes, and ``stretch + n - 1`` bounds their run, so they are
+verified in order of that bound until none can reach the top-th run found. The
+report then holds exactly the exhaustive scan's matches with runs of n+ notes.
 """
 from __future__ import annotations
 
@@ -36,10 +42,10 @@ import numpy as np
 
 from deepsym.errors import CorpusError, MidiError, MidiWarning, PlagiarismError
 from deepsym.lcs import as_sequence, kernel, transposed_lcs_length
+from deepsym.metrics.reading import CHORD_TOLERANCE, reading_order  # noqa: F401 - public here
 from deepsym.midi import read_midi
 from deepsym.score import NOTE_DTYPE, Score, Track
 
-CHORD_TOLERANCE = 0.02  # seconds: onsets closer than this (chained) form one chord
 BATCH = 2048            # pieces per batch between updates of the skipping threshold
 
 Sequence3 = tuple[np.ndarray, np.ndarray, np.ndarray]
@@ -74,6 +80,9 @@ class PlagiarismReport:
     generated: str
     notes: int             # length of the generated note sequence
     matches: list[Match]   # ranked: longest copied run first, then lcs_ratio
+    method: str = "exhaustive"   # or "index": through the corpus's n-gram index
+    min_run: int = 0       # index: n; exactly the matches with run_notes >= n are ranked
+    fallback: str | None = None  # why an index could not be used (the scan was exhaustive)
 
 
 def note_sequence(score_or_track: Score | Track) -> Sequence3:
@@ -91,9 +100,7 @@ def note_sequence(score_or_track: Score | Track) -> Sequence3:
     start = notes["start"].astype(np.int64)
     onsets = np.asarray(score.to_seconds(start), dtype=np.float64)
     ends = np.asarray(score.to_seconds(start + notes["duration"]), dtype=np.float64)
-    order = np.argsort(onsets, kind="stable")
-    chord = np.cumsum(np.diff(onsets[order], prepend=onsets[order][:1]) >= CHORD_TOLERANCE)
-    order = order[np.lexsort((notes["pitch"][order], chord))]
+    order = reading_order(onsets, notes["pitch"])
     return notes["pitch"][order].astype(np.int64), onsets[order], ends[order]
 
 
@@ -198,8 +205,10 @@ def _bounds(gen: np.ndarray, pieces: _Pieces, transpose: bool) -> np.ndarray:
 
 
 def _scan(gen: Sequence3, pieces: _Pieces, top: int | None, transpose: bool,
-          tolerance: float | None, workers: int) -> tuple[np.ndarray, np.ndarray]:
-    """LCS lengths and runs (length, start in gen, start in piece); -1 where skipped."""
+          tolerance: float | None, workers: int,
+          threshold: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """LCS lengths and runs (length, start in gen, start in piece); -1 where skipped
+    (a piece whose run cannot reach ``threshold`` or, with ``top``, the top-th run)."""
     pitches, onsets = gen[0], gen[1]
     timed = (onsets, pieces.onsets, tolerance) if tolerance is not None else (None, None, 0.0)
 
@@ -220,7 +229,6 @@ def _scan(gen: Sequence3, pieces: _Pieces, top: int | None, transpose: bool,
     runs = np.full((count, 3), -1, dtype=np.int64)
     bound = _bounds(pitches, pieces, transpose)
     order = np.argsort(-bound, kind="stable")
-    threshold = 0
     with ThreadPoolExecutor(workers) as pool:
         for first in range(0, count, BATCH):
             chosen = order[first:first + BATCH]
@@ -232,7 +240,7 @@ def _scan(gen: Sequence3, pieces: _Pieces, top: int | None, transpose: bool,
             runs[chosen] = _in_parallel(runs_of, chosen, pieces, pool, workers).reshape(-1, 3)
             found = runs[:, 0][runs[:, 0] >= 0]
             if top is not None and len(found) >= top:
-                threshold = int(np.partition(found, -top)[-top])
+                threshold = max(threshold, int(np.partition(found, -top)[-top]))
     return lcs, runs
 
 
@@ -244,7 +252,7 @@ def _span(onsets: np.ndarray, ends: np.ndarray, start: int, length: int) -> Span
 
 def plagiarism(generated: Score | Track | str | os.PathLike, corpus: Any, *,
                top: int | None = 10, transpose: bool = False, tolerance: float | None = None,
-               workers: int | None = None) -> PlagiarismReport:
+               workers: int | None = None, index: bool | None = None) -> PlagiarismReport:
     """Check a generated piece against every training piece; the ``top`` matches, ranked.
 
     ``generated``: a Score, Track or MIDI path. ``corpus``: a folder of MIDI files
@@ -252,6 +260,13 @@ def plagiarism(generated: Score | Track | str | os.PathLike, corpus: Any, *,
     corpus folder or :class:`~deepsym.data.Corpus` (its train split), an iterable of
     paths, Scores or (pitches, onsets, ends) arrays, or a mapping of names to them.
     ``top=None`` reports every piece. ``transpose``, ``tolerance``: see the module.
+
+    ``index``: None (default) searches through the corpus's n-gram index when it has one
+    (``report.method == "index"``), else scans every piece (``report.fallback`` says
+    why); True requires the index; False always scans. Through the index the report
+    holds exactly the matches of the exhaustive scan whose run has at least n notes
+    (``report.min_run``; n = 8 by default), same order, same numbers; pieces sharing
+    no run of n notes are not reported.
     """
     if top is not None and top < 1:
         raise PlagiarismError(f"top must be at least 1 (or None for all), not {top}")
@@ -260,8 +275,21 @@ def plagiarism(generated: Score | Track | str | os.PathLike, corpus: Any, *,
     workers = workers or os.cpu_count() or 1
     name = os.fspath(generated) if isinstance(generated, (str, os.PathLike)) else "<score>"
     gen = _sequence_of(generated, name)
+    indexed, fallback = _indexed(corpus, index)
+    if indexed is not None:
+        opened, ngram = indexed
+        pieces, lcs, runs = _search(gen, opened, ngram, top, transpose, tolerance, workers)
+        return PlagiarismReport(name, len(gen[0]), _ranked(gen, pieces, lcs, runs, top),
+                                "index", ngram.n)
     pieces = _load(corpus, workers)
     lcs, runs = _scan(gen, pieces, top, transpose, tolerance, workers)
+    return PlagiarismReport(name, len(gen[0]), _ranked(gen, pieces, lcs, runs, top),
+                            fallback=fallback)
+
+
+def _ranked(gen: Sequence3, pieces: _Pieces, lcs: np.ndarray, runs: np.ndarray,
+            top: int | None) -> list[Match]:
+    """The pieces scanned (run >= 0), ranked by run, LCS and order: the first ``top``."""
     done = np.flatnonzero(runs[:, 0] >= 0)
     ranked = done[np.lexsort((done, -lcs[done], -runs[done, 0]))][:top]
     matches = []
@@ -275,4 +303,77 @@ def plagiarism(generated: Score | Track | str | os.PathLike, corpus: Any, *,
             run_notes=length, run_seconds=gen_span.end_seconds - gen_span.start_seconds,
             generated_span=gen_span,
             training_span=_span(pieces.onsets[s:e], pieces.ends[s:e], j, length)))
-    return PlagiarismReport(name, len(gen[0]), matches)
+    return matches
+
+
+# -- through the n-gram index ------------------------------------------------------------
+
+def _indexed(corpus: Any, index: bool | None) -> tuple[tuple[Any, Any] | None, str | None]:
+    """(the opened corpus, its NgramIndex) to search through, or None and why not."""
+    from deepsym.data import Corpus
+    from deepsym.data.corpus import CURRENT
+    from deepsym.data.ngrams import NgramIndex
+
+    if index is False:
+        return None, None
+    if isinstance(corpus, (str, os.PathLike)) and (Path(corpus) / CURRENT).is_file():
+        corpus = Corpus.open(corpus)
+    if isinstance(corpus, Corpus):
+        ngram = NgramIndex.open(corpus)
+        if ngram is not None:
+            return (corpus, ngram), None
+        why = (f"{corpus.path}: the corpus has no n-gram index (built by an older deepsym; "
+               "`deepsym corpus build` again adds one)")
+    elif isinstance(corpus, (str, os.PathLike)):
+        why = f"{os.fspath(corpus)}: a folder of MIDI files has no n-gram index"
+    else:
+        why = "pieces given in memory have no n-gram index"
+    if index:
+        raise CorpusError(f"{why}; build a corpus with `deepsym corpus build`")
+    return None, why
+
+
+def _search(gen: Sequence3, corpus: Any, ngram: Any, top: int | None, transpose: bool,
+            tolerance: float | None, workers: int) -> tuple[_Pieces, np.ndarray, np.ndarray]:
+    """The train pieces with a run of at least n notes, verified by the exact scan.
+
+    Candidates are the pieces holding a stretch of the generated piece's n-grams, taken
+    in order of their bound (stretch + n - 1 >= run) and verified batch by batch until
+    no bound reaches the ``top``-th run found. Returns them in corpus order.
+    """
+    from deepsym.metrics.reading import corpus_sequences
+
+    stretch = ngram.stretches(gen[0], transpose)
+    train = corpus.split("train")
+    candidates = train[stretch[train] > 0]
+    bound = stretch[candidates].astype(np.int64) + ngram.n - 1
+    order = np.argsort(-bound, kind="stable")
+    candidates, bound = candidates[order], bound[order]
+    threshold, kept, found = ngram.n, [], np.zeros(0, dtype=np.int64)
+    for first in range(0, len(candidates), BATCH):
+        batch = candidates[first:first + BATCH][bound[first:first + BATCH] >= threshold]
+        if not len(batch):
+            break
+        seq = corpus_sequences(corpus, batch)
+        pieces = _Pieces([corpus.pieces[p].path for p in batch], *seq)
+        lcs, runs = _scan(gen, pieces, top, transpose, tolerance, workers, threshold)
+        good = np.flatnonzero(runs[:, 0] >= ngram.n)
+        kept += [(int(batch[k]), pieces, k, int(lcs[k]), runs[k]) for k in good]
+        found = np.concatenate([found, runs[good, 0]])
+        if top is not None and len(found) >= top:
+            threshold = max(threshold, int(np.partition(found, -top)[-top]))
+    kept.sort(key=lambda row: row[0])
+    return _gathered([(pieces, k) for _, pieces, k, _, _ in kept]), \
+        np.array([row[3] for row in kept], dtype=np.int64), \
+        np.array([row[4] for row in kept], dtype=np.int64).reshape(-1, 3)
+
+
+def _gathered(rows: list[tuple[_Pieces, int]]) -> _Pieces:
+    """Piece k of each batch, laid end to end in a new _Pieces."""
+    parts = [(p.names[k], slice(p.starts[k], p.stops[k]), p) for p, k in rows]
+    lengths = np.array([s.stop - s.start for _, s, _ in parts], dtype=np.int64)
+    stops = np.cumsum(lengths)
+    columns = [np.concatenate([getattr(p, c)[s] for _, s, p in parts]) if parts
+               else np.zeros(0, dtype=np.int64 if c == "pitches" else np.float64)
+               for c in ("pitches", "onsets", "ends")]
+    return _Pieces([name for name, _, _ in parts], *columns, stops - lengths, stops)
