@@ -150,7 +150,7 @@ def _measure(phrases: np.ndarray, representation: Representation) -> dict[str, A
 def _copied(folder: Path, corpus: Corpus) -> dict[str, float]:
     """The longest run of notes each phrase shares with a training piece: mean, max."""
     runs = [max((m.run_notes for m in r.matches), default=0)
-            for r in evaluate(folder, corpus, top=1).plagiarism]
+            for r in evaluate(folder, corpus, top=1, index=False).plagiarism]  # short runs too
     return {"copied_run_mean": float(np.mean(runs)), "copied_run_max": int(max(runs))}
 
 

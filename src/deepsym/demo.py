@@ -277,7 +277,9 @@ def _report(out: Path, corpus: Path, pieces: list[DemoPiece], trained: Any) -> P
     from deepsym.plot import save_pianoroll
     from deepsym.steering import markdown_table
 
-    evaluation = evaluate([p.midi for p in pieces], corpus, top=3)
+    # a scan, not the n-gram index: the piano-rolls shade runs of 4+ notes, shorter
+    # than the index's n-grams
+    evaluation = evaluate([p.midi for p in pieces], corpus, top=3, index=False)
     by_path = dict(zip(evaluation.pieces, evaluation.plagiarism, strict=True))
     links = {}
     for piece in pieces:
