@@ -5,8 +5,9 @@ Batches are ``deepsym.data.loaders.collate``'s dicts of ``notes4`` crops: ``x``
 ``(batch, steps, 4)`` float32 and ``mask`` (real steps). Every update logs named
 scalars (``log.csv`` columns ``<step>_<name>``): the discriminator's mean probability
 on real and generated sequences (``d_real``, ``d_fake``), each side's ``frozen`` flag
-(1: its update was skipped by the Freezer), and the generator's ``adversarial`` and
-``feature_matching`` losses.
+(1: its update was skipped by the Freezer), and the generator's ``adversarial``,
+``feature_matching`` and ``mode_seeking`` terms (the last one large when G ignores its
+noise: a sign of collapse).
 
 Under data parallelism every process draws the noise of the global batch and keeps its
 rows, and every mean (the losses, the feature means, the logged probabilities) is over
@@ -116,6 +117,16 @@ class CRNNGANTrainer(Trainer):
     def generate(self, batch: int, steps: int) -> torch.Tensor:
         return self.network.generator(self.noise(batch, steps))[0]
 
+    def mode_seeking(self, noise: torch.Tensor, fake: torch.Tensor, other_noise: torch.Tensor,
+                     other: torch.Tensor) -> torch.Tensor:
+        """MSGAN's term: per row, the mean absolute distance between its two noises over
+        the one between the two sequences they gave (in standardized units), a mean over
+        the global batch; large when different noise gives the same music."""
+        scale = self.network.generator.scale
+        music = (scale(fake) - scale(other)).abs().mean((1, 2))
+        ratio = (noise - other_noise).abs().mean((1, 2)) / (music + 1e-5)
+        return self.global_mean(ratio.sum(), float(len(ratio)))
+
     # -- steps ---------------------------------------------------------------------------
 
     def pretrain_step(self, batch: dict[str, Any]) -> dict[str, Any]:
@@ -148,7 +159,8 @@ class CRNNGANTrainer(Trainer):
         for D: in a 5-minute run on JSB, G was frozen in 101 of 103 adversarial rounds
         and its pieces were nearly alike (276 +- 0.5 notes in 30 s)."""
         real, mask = self.crop(batch, self.config.sequence_length)
-        fake = self.generate(len(real), real.shape[1])
+        noise = self.noise(len(real), real.shape[1])
+        fake = self.network.generator(noise)[0]
         fake_scores, fake_features = self.network.discriminator(fake)
         adversarial = generator_loss(LOSS, fake_scores, mean=self.average)
         with torch.no_grad():
@@ -160,8 +172,15 @@ class CRNNGANTrainer(Trainer):
         matching = feature_matching(real_mean[None], fake_mean[None])
         train = self.freezer.decide("generator", adversarial.detach())  # global: all agree
         loss = matching if self.config.feature_matching else adversarial
+        more = {}
+        if self.config.mode_seeking:  # a second draw for the same rows
+            other_noise = self.noise(len(real), real.shape[1])
+            seeking = self.mode_seeking(noise, fake, other_noise,
+                                        self.network.generator(other_noise)[0])
+            loss = loss + self.config.mode_seeking * seeking
+            more["mode_seeking"] = seeking.detach()
         return {"loss": loss if train else None, "adversarial": adversarial.detach(),
-                "feature_matching": matching.detach(),
+                "feature_matching": matching.detach(), **more,
                 "d_fake": self.average(torch.sigmoid(fake_scores)).detach(),
                 "frozen": float(not train)}
 

@@ -197,17 +197,41 @@ def test_an_unfrozen_generator_minimizes_feature_matching(windows):
     g_before = [p.clone() for p in t.model.generator.parameters()]
     loss, _, finite, scalars = t.apply(t.phases()[1].updates[1], windows)
     assert finite and scalars["frozen"] == 0.0
-    assert loss == pytest.approx(scalars["feature_matching"])
+    weight = t.config.mode_seeking
+    assert weight > 0  # on by default
+    assert loss == pytest.approx(scalars["feature_matching"] + weight * scalars["mode_seeking"])
     assert any(not torch.equal(a, b) for a, b in
                zip(g_before, t.model.generator.parameters(), strict=True))
 
 
-def test_without_feature_matching_the_generator_minimizes_the_adversarial_loss(windows):
-    t = trainer(dataclasses.replace(TINY, pretrain_steps=0, feature_matching=False))
+@pytest.mark.parametrize("feature_matching", [True, False])
+def test_without_mode_seeking_the_generator_minimizes_the_paper_loss(windows,
+                                                                     feature_matching):
+    t = trainer(dataclasses.replace(TINY, pretrain_steps=0, feature_matching=feature_matching,
+                                    mode_seeking=0.0))
     t.freezer.losses["discriminator"] = 0.01
     g = t.generator_step(windows)
     assert g["loss"] is not None
-    assert float(g["loss"].detach()) == pytest.approx(float(g["adversarial"]))
+    paper = g["feature_matching"] if feature_matching else g["adversarial"]
+    assert float(g["loss"].detach()) == pytest.approx(float(paper))
+
+
+def test_mode_seeking_is_noise_distance_over_music_distance(windows):
+    """MSGAN's ratio per row of two noise draws, by hand; large for a generator that
+    ignores its noise."""
+    t = trainer(dataclasses.replace(TINY, pretrain_steps=0))
+    draw = torch.Generator().manual_seed(3)
+    noise, other_noise = (torch.rand(4, 6, TINY.noise, generator=draw) for _ in range(2))
+    with torch.no_grad():
+        fake, other = (t.network.generator(z)[0] for z in (noise, other_noise))
+        scale = t.network.generator.scale
+        by_hand = torch.stack([(noise[i] - other_noise[i]).abs().mean()
+                               / ((scale(fake[i]) - scale(other[i])).abs().mean() + 1e-5)
+                               for i in range(4)]).mean()
+        ratio = t.mode_seeking(noise, fake, other_noise, other)
+        alike = t.mode_seeking(noise, fake, other_noise, fake)  # the noise made no difference
+    assert float(ratio) == pytest.approx(float(by_hand), rel=1e-5)
+    assert float(alike) > 100 * float(by_hand)
 
 
 def test_validation_reports_mse_and_score_gap_and_leaves_the_rng_alone(windows):
