@@ -157,6 +157,6 @@ class SeqGANTrainer(RNNTrainer):
         def pitches(rows: torch.Tensor) -> list:
             return [note_tokens(representation.decode(row)) for row in rows.cpu().numpy()]
 
-        return {"nll": self.mle_step(batch),
+        return {"nll": self.loss(batch, local=True),
                 "bleu": corpus_bleu(pitches(fake), pitches(real), max_n=BLEU_ORDER),
                 "d_gap": self.score(real).mean() - self.score(fake).mean()}

@@ -26,6 +26,9 @@ for a mean over equal slices; any other step keeps it exact by three rules
   come from ``global_sum`` / ``global_mean``, differentiable sums over the processes.
 - A step skips its update (returns no loss) on global values only, so every process
   decides alike; ``apply`` raises a DeepsymError where they do not.
+- Statistics a model keeps from the data (a running mean of the conditions seen) are
+  taken over the global batch's rows, ``global_rows``, so every process keeps the
+  one-process value (the checkpoint holds rank 0's).
 
 With one process the helpers are identities. They are for training steps only: the
 processes may hold different numbers of validation batches (the engine averages the
@@ -373,6 +376,12 @@ class Trainer(ABC):
         generator=self.rng, device=self.device))``. Every process draws the same numbers
         and takes its rows, as one process would draw them for the combined batch."""
         return distributed.local_rows(tensor, self.context)
+
+    def global_rows(self, tensor: torch.Tensor) -> torch.Tensor:
+        """The rows of every process's ``tensor`` in rank order: the combined batch's, as
+        one process would see them (not differentiable; for statistics such as a running
+        mean of the conditions seen)."""
+        return distributed.global_rows(tensor, self.context)
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         """Mixed precision for the forward pass when the trainer has a GradScaler:

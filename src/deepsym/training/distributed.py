@@ -201,6 +201,20 @@ def local_rows(tensor: torch.Tensor, context: Context) -> torch.Tensor:
     return tensor[context.rank * size:(context.rank + 1) * size]
 
 
+def global_rows(tensor: torch.Tensor, context: Context) -> torch.Tensor:
+    """The global batch's rows: every process's ``tensor`` (the same shape on each) in rank
+    order, the inverse of ``local_rows``; not differentiable (for statistics a model
+    keeps, say), ``tensor`` itself for one process."""
+    if not context.distributed:
+        return tensor
+    import torch
+    import torch.distributed as dist
+
+    parts = [torch.empty_like(tensor) for _ in range(context.world_size)]
+    dist.all_gather(parts, tensor.contiguous())
+    return torch.cat(parts)
+
+
 def broadcast_module(module: torch.nn.Module) -> None:
     """Give every process rank 0's parameters and buffers."""
     import torch.distributed as dist
@@ -217,5 +231,5 @@ def any_process(flag: bool, device: torch.device) -> bool:
 
 
 __all__ = ["Context", "all_sum", "any_process", "average_gradients", "broadcast_module",
-           "context_from_env", "epoch_order", "global_sum", "local_rows", "shard", "start",
-           "stop"]
+           "context_from_env", "epoch_order", "global_rows", "global_sum", "local_rows",
+           "shard", "start", "stop"]
