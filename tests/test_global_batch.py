@@ -6,6 +6,7 @@ per generator update, the gradient penalty's mixing weights drawn for the global
 batch)."""
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +27,7 @@ from deepsym.training.options import build_optimizer
 
 B, T, Z, D, F = 3, 5, 4, 6, 7  # local batch, time steps, noise, data and feature widths
 WORLD, ROUNDS = 2, 6
+UNEVEN = (2, 3)  # rows each process keeps (a step's filtered items)
 N_CRITIC = 3  # critic updates per generator update (WGAN-GP's paper: 5)
 GAP_LIMIT = 0.3  # the feature step updates while its global gap is below this
 
@@ -173,6 +175,9 @@ def worker(rank: int, folder: str) -> None:
         wgan.sync_gradients = distributed.average_gradients
         result["wgan"] = run(wgan, [rank_slice(b, rank) for b in global_batches()])
         result["rows"] = trainer.global_rows(rank_slice(global_batches()[0], rank)["x"])
+        uneven = torch.Generator().manual_seed(5)
+        result["uneven"] = trainer.draw_rows(
+            lambda n: torch.rand(n, 2, generator=uneven), UNEVEN[rank])
         split = toy_trainer(context, SplitDecision)
         split.sync_gradients = distributed.average_gradients
         try:
@@ -183,6 +188,7 @@ def worker(rank: int, folder: str) -> None:
         torch.save(result, Path(folder) / f"rank{rank}.pt")
     finally:
         dist.destroy_process_group()
+        gc.collect()  # as distributed.stop: a group left to the interpreter's exit can abort
 
 
 @pytest.fixture(scope="module")
@@ -231,6 +237,13 @@ def test_wgan_gp_critic_steps_match_one_process_with_the_combined_batch(two_proc
 def test_global_rows_are_the_combined_batch_on_every_process(two_processes):
     for result in two_processes:
         assert torch.equal(result["rows"], global_batches()[0]["x"])
+
+
+def test_draws_for_uneven_rows_are_the_combined_batchs_draw(two_processes):
+    one = toy_trainer(Context()).draw_rows(
+        lambda n: torch.rand(n, 2, generator=torch.Generator().manual_seed(5)), sum(UNEVEN))
+    assert one.shape == (sum(UNEVEN), 2)
+    assert torch.equal(torch.cat([r["uneven"] for r in two_processes]), one)
 
 
 def test_processes_that_disagree_on_skipping_raise_instead_of_deadlocking(two_processes):

@@ -1,6 +1,6 @@
 """The cluster path on one machine: two ``torchrun`` agents (``--nnodes=2``, c10d
-rendezvous on localhost, one gloo process each) train Char-RNN and C-RNN-GAN as one
-process trains on the combined batch; every rank reads the corpus memory-mapped; and a
+rendezvous on localhost, one gloo process each) train Char-RNN, SeqGAN and C-RNN-GAN as
+one process trains on the combined batch; every rank reads the corpus memory-mapped; and a
 worker killed with SIGKILL mid-run makes ``torchrun --max-restarts=1`` restart the
 group, which resumes from the last checkpoint (``--auto-resume``) to exactly the
 weights of an uninterrupted run.
@@ -85,6 +85,9 @@ sys.exit(main(sys.argv[1:]))
 # numbers of real steps and the masked means must be global ones
 CHAR_RNN = {"hidden": 16, "embedding": 8, "layers": 1, "sequence_length": 100,
             "log_every": 1}
+SEQGAN = {"embedding": 8, "hidden": 16, "sequence_length": 8, "rollouts": 4,
+          "d_embedding": 8, "d_widths": "[1,2,4]", "d_filters": "[4,4,4]", "pretrain_steps": 3,
+          "d_pretrain_steps": 2, "d_steps": 2, "log_every": 1}
 C_RNN_GAN = {"hidden": 16, "layers": 1, "sequence_length": 40, "pretrain_steps": 3,
              "pretrain_min_length": 8, "log_every": 1, "checkpoint_every": 2}
 
@@ -287,6 +290,23 @@ def test_two_nodes_train_char_rnn_as_one_process_on_the_combined_batch(corpus, r
     assert_close_runs(tmp_path / "two", tmp_path / "one", ("mle_step_loss", "valid_loss"))
     seen = checkpoint(tmp_path / "two")["trainer"]["model"]["core.conditions_seen"]
     assert int(seen) == 6 * 4  # the global batches' conditions, not rank 0's 6 * 2
+
+
+def test_two_nodes_train_seqgan_as_one_process_on_the_combined_batch(corpus, runner,
+                                                                     tmp_path):
+    """Every phase: MLE, discriminator pretraining (dropout drawn for the global batch),
+    adversarial rounds of rollouts and policy gradient."""
+    common = ["train", "seqgan", "--corpus", corpus, "--steps", 7, "--seed", 1,
+              "--valid-every", 0, *settings(SEQGAN)]
+    with Cluster(runner, [*common, "--batch-size", 3, "--out", tmp_path / "two"],
+                 tmp_path / "cluster") as cluster:
+        cluster.wait()
+    one_process(runner, [*common, "--batch-size", 6, "--out", tmp_path / "one"])
+    columns = ("mle_step_loss", "discriminator_step_loss", "discriminator_step_accuracy",
+               "policy_step_loss", "policy_step_reward")
+    assert_close_runs(tmp_path / "two", tmp_path / "one", columns)
+    assert [r["phase"] for r in log_rows(tmp_path / "two")] == \
+        ["pretrain-generator"] * 3 + ["pretrain-discriminator"] * 2 + ["adversarial"] * 2
 
 
 @pytest.fixture(scope="module")
