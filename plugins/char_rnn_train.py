@@ -32,7 +32,7 @@ class RNNTrainer(Trainer):
 
     def condition(self, batch: dict[str, Any]) -> torch.Tensor | None:
         """The batch's condition vectors (None for an unconditional model); in training
-        mode they are folded into the model's ``condition_mean``."""
+        mode those of the global batch are folded into the model's ``condition_mean``."""
         if not self.config.conditions:
             return None
         condition = batch.get("condition")
@@ -42,14 +42,24 @@ class RNNTrainer(Trainer):
                 "needs batches with a 'condition': load the data with the representation "
                 "of config.make_representation()")
         if self.model.training:
-            self.network.core.remember(condition)
+            self.network.core.remember(self.global_rows(condition))
         return condition
 
     def mle_step(self, batch: dict[str, Any]) -> torch.Tensor:
-        """Cross-entropy per token over the batch's real tokens."""
+        """The loss over the global batch (under data parallelism, every process's)."""
+        return self.loss(batch)
+
+    def validation_loss(self, batch: dict[str, Any]) -> torch.Tensor:
+        return self.loss(batch, local=True)
+
+    def loss(self, batch: dict[str, Any], *, local: bool = False) -> torch.Tensor:
+        """Cross-entropy per token, a mean over the real tokens of the global batch (the
+        processes' crops hold different numbers of them), or of this batch alone with
+        ``local`` (validation, whose batches the processes do not share)."""
         nll = self.model(batch["x"], self.condition(batch))
         mask = batch["mask"].to(nll.dtype)
-        return (nll * mask).sum() / mask.sum()
+        total, count = (nll * mask).sum(), mask.sum()
+        return total / count if local else self.global_mean(total, count)
 
 
 class PianorollRNNTrainer(RNNTrainer):
@@ -63,8 +73,9 @@ class PianorollRNNTrainer(RNNTrainer):
     less memory, for more time).
     """
 
-    def mle_step(self, batch: dict[str, Any]) -> torch.Tensor:
-        """Mean binary cross-entropy per key and real frame."""
+    def loss(self, batch: dict[str, Any], *, local: bool = False) -> torch.Tensor:
+        """Binary cross-entropy per key and real frame, a mean over the global batch (or
+        this batch alone with ``local``)."""
         frames = batch["x"].float()
         mask = batch["mask"].to(frames.dtype)
         condition = self.condition(batch)
@@ -81,7 +92,8 @@ class PianorollRNNTrainer(RNNTrainer):
             else:
                 loss, state = self.window_loss(*arguments)
             total = total + loss
-        return total / (mask.sum() * frames.shape[-1])
+        count = mask.sum() * frames.shape[-1]
+        return total / count if local else self.global_mean(total, count)
 
     def window_loss(self, inputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
                     state: Any, condition: torch.Tensor | None) -> tuple[torch.Tensor, Any]:

@@ -13,6 +13,7 @@ rollout.py).
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -132,15 +133,17 @@ class Discriminator(nn.Module):
         self.out = nn.Linear(features, 1)
         self.dropout = config.d_dropout
 
-    def forward(self, tokens: torch.Tensor, rng: torch.Generator | None = None
+    def forward(self, tokens: torch.Tensor,
+                uniform: Callable[[tuple[int, ...]], torch.Tensor] | None = None
                 ) -> torch.Tensor:
-        """Logits ``(batch,)``. ``rng``: dropout's draws (training; None: no dropout),
-        from the trainer's generator, so that a resumed run repeats them."""
+        """Logits ``(batch,)``. ``uniform(shape)``: U[0, 1) draws for dropout (training;
+        None: no dropout), from the trainer's generator, so that a resumed run repeats
+        them."""
         x = self.embed(tokens).transpose(1, 2)  # (batch, embedding, T)
         pooled = torch.cat([torch.relu(conv(x)).amax(-1) for conv in self.convolutions], -1)
         features = self.highway(pooled)
-        if rng is not None and self.dropout:
-            keep = torch.rand(features.shape, generator=rng, device=features.device)
+        if uniform is not None and self.dropout:
+            keep = uniform(tuple(features.shape)).to(features.device)
             features = features * (keep >= self.dropout) / (1 - self.dropout)
         return self.out(features)[:, 0]
 

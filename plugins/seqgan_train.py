@@ -76,6 +76,13 @@ class SeqGANTrainer(RNNTrainer):
         return self.local_rows(torch.rand(rows * self.context.world_size, *shape,
                                           generator=self.rng, device=self.device))
 
+    def dropout(self, shape: tuple[int, ...]) -> torch.Tensor:
+        """U[0, 1) ``shape`` for the discriminator's dropout, from the trainer's rng, its
+        rows drawn for the global batch (the processes keep different numbers of real
+        crops)."""
+        return self.draw_rows(lambda rows: torch.rand(rows, *shape[1:], generator=self.rng,
+                                                      device=self.device), shape[0])
+
     def fakes(self, count: int) -> torch.Tensor:
         """``count`` generated sequences of ``sequence_length`` tokens, no gradients."""
         length = self.config.sequence_length
@@ -130,7 +137,8 @@ class SeqGANTrainer(RNNTrainer):
         real = self.real(batch)
         fake = self.fakes(len(batch["x"]))
         discriminator = self.network.discriminator
-        real_logits, fake_logits = discriminator(real, self.rng), discriminator(fake, self.rng)
+        real_logits, fake_logits = discriminator(real, self.dropout), discriminator(fake,
+                                                                                 self.dropout)
         out = discriminator.out
         l2 = (out.weight.square().sum() + out.bias.square().sum()) / 2
         loss = discriminator_loss(LOSS, real_logits, fake_logits, mean=self.average)
@@ -157,6 +165,6 @@ class SeqGANTrainer(RNNTrainer):
         def pitches(rows: torch.Tensor) -> list:
             return [note_tokens(representation.decode(row)) for row in rows.cpu().numpy()]
 
-        return {"nll": self.mle_step(batch),
+        return {"nll": self.loss(batch, local=True),
                 "bleu": corpus_bleu(pitches(fake), pitches(real), max_n=BLEU_ORDER),
                 "d_gap": self.score(real).mean() - self.score(fake).mean()}

@@ -1,8 +1,12 @@
 """Data-parallel steps that are not a mean over equal slices (a GAN's noise, feature
 matching, masked means, skip decisions) give with two gloo processes exactly the
-one-process update on the combined batch, through the Trainer's global-batch helpers."""
+one-process update on the combined batch, through the Trainer's global-batch helpers;
+so do WGAN-GP's critic steps (two models, two Adam optimizers, several critic updates
+per generator update, the gradient penalty's mixing weights drawn for the global
+batch)."""
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -16,12 +20,15 @@ from torch import nn
 
 from deepsym.errors import DeepsymError
 from deepsym.training import distributed
+from deepsym.training.adversarial import discriminator_loss, generator_loss, gradient_penalty
 from deepsym.training.base import Phase, Trainer, Update, UpdateLog
 from deepsym.training.distributed import Context
 from deepsym.training.options import build_optimizer
 
 B, T, Z, D, F = 3, 5, 4, 6, 7  # local batch, time steps, noise, data and feature widths
 WORLD, ROUNDS = 2, 6
+UNEVEN = (2, 3)  # rows each process keeps (a step's filtered items)
+N_CRITIC = 3  # critic updates per generator update (WGAN-GP's paper: 5)
 GAP_LIMIT = 0.3  # the feature step updates while its global gap is below this
 
 
@@ -87,6 +94,44 @@ class SplitDecision(ToyTrainer):
         return {"loss": loss if self.context.rank == 0 else None}
 
 
+class WGANTrainer(Trainer):
+    """WGAN-GP as MuseGAN trains (its critic without batch norm): ``N_CRITIC`` critic
+    updates, then one generator update, each side with its own Adam."""
+
+    validation_target = None
+
+    def configure_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        adam = {"lr": 0.01, "betas": (0.5, 0.9)}
+        return {"critic": torch.optim.Adam(self.model.features.parameters(), **adam),
+                "generator": torch.optim.Adam(self.model.generator.parameters(), **adam)}
+
+    def phases(self) -> list[Phase]:
+        return [Phase("wgan", None, (Update("critic_step", "critic", repeat=N_CRITIC),
+                                     Update("generator_step", "generator")))]
+
+    def fake(self, real: torch.Tensor) -> torch.Tensor:
+        noise = self.local_rows(torch.randn(len(real) * self.context.world_size, T, Z,
+                                            generator=self.rng, device=self.device))
+        return self.model.generator(noise)
+
+    def critic(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model.features(x).sum((1, 2))
+
+    def critic_step(self, batch: dict[str, torch.Tensor]) -> dict[str, Any]:
+        real = batch["x"]
+        fake = self.fake(real).detach()
+        loss = discriminator_loss("wasserstein", self.critic(real), self.critic(fake),
+                                  mean=self.average)
+        weights = self.local_rows(torch.rand(len(real) * self.context.world_size,
+                                             generator=self.rng, device=self.device))
+        gp = self.average(gradient_penalty(self.critic, real, fake, weights=weights)[None])
+        return {"loss": loss + 10 * gp, "gp": gp.detach()}
+
+    def generator_step(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return generator_loss("wasserstein", self.critic(self.fake(batch["x"])),
+                              mean=self.average)
+
+
 def global_batches() -> list[dict[str, torch.Tensor]]:
     """One global batch per update, real lengths drawn per item (so the ranks' counts of
     real steps differ)."""
@@ -103,7 +148,7 @@ def rank_slice(batch: dict[str, torch.Tensor], rank: int) -> dict[str, torch.Ten
     return {k: v[rank * B:(rank + 1) * B] for k, v in batch.items()}
 
 
-def toy_trainer(context: Context, cls: type[ToyTrainer] = ToyTrainer) -> ToyTrainer:
+def toy_trainer(context: Context, cls: type[Trainer] = ToyTrainer) -> Trainer:
     torch.manual_seed(0)  # the same initial weights on every process
     trainer = cls(ToyGAN(), ToyConfig(), seed=7)
     trainer.context = context
@@ -126,6 +171,13 @@ def worker(rank: int, folder: str) -> None:
         trainer = toy_trainer(context)
         trainer.sync_gradients = distributed.average_gradients
         result = run(trainer, [rank_slice(b, rank) for b in global_batches()])
+        wgan = toy_trainer(context, WGANTrainer)
+        wgan.sync_gradients = distributed.average_gradients
+        result["wgan"] = run(wgan, [rank_slice(b, rank) for b in global_batches()])
+        result["rows"] = trainer.global_rows(rank_slice(global_batches()[0], rank)["x"])
+        uneven = torch.Generator().manual_seed(5)
+        result["uneven"] = trainer.draw_rows(
+            lambda n: torch.rand(n, 2, generator=uneven), UNEVEN[rank])
         split = toy_trainer(context, SplitDecision)
         split.sync_gradients = distributed.average_gradients
         try:
@@ -136,6 +188,7 @@ def worker(rank: int, folder: str) -> None:
         torch.save(result, Path(folder) / f"rank{rank}.pt")
     finally:
         dist.destroy_process_group()
+        gc.collect()  # as distributed.stop: a group left to the interpreter's exit can abort
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +219,33 @@ def test_two_gloo_processes_match_one_process_with_the_combined_batch(two_proces
                            toy_trainer(Context()).model.generator.weight)  # it trained
 
 
+def test_wgan_gp_critic_steps_match_one_process_with_the_combined_batch(two_processes):
+    one = run(toy_trainer(Context(), WGANTrainer), global_batches())
+    assert len(one["losses"]) == ROUNDS * (N_CRITIC + 1)
+    start = toy_trainer(Context(), WGANTrainer).model.state_dict()
+    assert all(not torch.equal(start[name], value) for name, value in one["params"].items())
+    for result in two_processes:
+        wgan = result["wgan"]
+        assert wgan["losses"] == pytest.approx(one["losses"], rel=1e-5, abs=1e-6)
+        for name, value in one["params"].items():
+            # float32 sums in another order (two halves all-reduced): the last bits differ
+            assert torch.allclose(wgan["params"][name], value, rtol=1e-5, atol=1e-6), name
+    assert torch.equal(two_processes[0]["wgan"]["params"]["features.0.weight"],
+                       two_processes[1]["wgan"]["params"]["features.0.weight"])
+
+
+def test_global_rows_are_the_combined_batch_on_every_process(two_processes):
+    for result in two_processes:
+        assert torch.equal(result["rows"], global_batches()[0]["x"])
+
+
+def test_draws_for_uneven_rows_are_the_combined_batchs_draw(two_processes):
+    one = toy_trainer(Context()).draw_rows(
+        lambda n: torch.rand(n, 2, generator=torch.Generator().manual_seed(5)), sum(UNEVEN))
+    assert one.shape == (sum(UNEVEN), 2)
+    assert torch.equal(torch.cat([r["uneven"] for r in two_processes]), one)
+
+
 def test_processes_that_disagree_on_skipping_raise_instead_of_deadlocking(two_processes):
     for result in two_processes:
         assert "features_step returned a loss on 1 of 2 processes" in result["split_error"]
@@ -177,6 +257,7 @@ def test_with_one_process_the_helpers_are_identities():
     assert trainer.global_sum(x) is x
     assert distributed.global_sum(x) is x  # no process group
     assert trainer.local_rows(x) is x
+    assert trainer.global_rows(x) is x
     total, count = x.sum(0), torch.tensor(4)
     assert torch.equal(trainer.global_mean(total, count), total / 4)
     assert torch.equal(trainer.global_mean(total, 4), total / 4)

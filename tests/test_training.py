@@ -625,6 +625,25 @@ def test_cli_trains_writes_the_run_config_and_extends_a_run(corpus, tmp_path, ca
     assert load_checkpoint(run / "checkpoints" / "last.pt")["step"] == 5
 
 
+def test_auto_resume_starts_a_run_then_continues_it_as_resume_would(corpus, tmp_path,
+                                                                      capsys):
+    """The command a cluster reruns as it is (torchrun --max-restarts, a requeued job)."""
+    args = ["train", "tiny-lstm", "--corpus", str(corpus), "--valid-every", "0", "--seed", "4",
+            "--set", "checkpoint_every=2", "-q"]
+    auto, straight = tmp_path / "auto", tmp_path / "straight"
+    assert main([*args, "--out", str(auto), "--steps", "3", "--auto-resume"]) == 0
+    assert capsys.readouterr().out.startswith("trained 3 steps (stopped: steps)")
+    assert main([*args, "--out", str(auto), "--steps", "5", "--auto-resume"]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("trained 5 steps (stopped: steps)")
+    assert f"resuming {auto} at step 3 from last.pt" in err
+    assert main([*args, "--out", str(straight), "--steps", "5"]) == 0
+    a, b = weights(auto), weights(straight)
+    assert all(torch.equal(a[name], b[name]) for name in a)
+    assert main(["train", "--resume", str(auto), "--auto-resume"]) == 1
+    assert "--auto-resume goes with --out RUN" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["tiny-lstn"], "unknown model 'tiny-lstn'; did you mean 'tiny-lstm'"),
     (["tiny-lstm", "--set", "hiden=3"], "unknown setting 'hiden' for model 'tiny-lstm'; "
@@ -677,8 +696,12 @@ def test_a_run_folder_is_never_reused_for_another_run_and_never_touched(corpus, 
         "choose another --out\n")
     assert main(base) == 1
     assert capsys.readouterr().err == (
-        f"deepsym: error: {run} already holds this run; continue it with --resume {run}, "
-        "or choose another --out\n")
+        f"deepsym: error: {run} already holds this run; continue it with --resume {run} "
+        "(or --auto-resume, which starts it or continues it), or choose another --out\n")
+    assert main([*base, "--auto-resume", "--set", "hidden=16"]) == 1
+    assert capsys.readouterr().err == (
+        f"deepsym: error: cannot resume {run}: it holds a different run (config hidden is 32 "
+        "there, 16 here)\n")
     assert main(["train", "--resume", str(run), "--seed", "9", "--set", "hidden=16"]) == 1
     assert capsys.readouterr().err == (
         f"deepsym: error: cannot resume {run}: it holds a different run (config hidden is 32 "

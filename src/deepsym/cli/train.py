@@ -46,6 +46,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--resume", type=Path, metavar="RUN",
                         help="continue the run in RUN exactly where its newest usable "
                              "checkpoint is (last.pt, else best.pt; it says which)")
+    parser.add_argument("--auto-resume", action="store_true",
+                        help="with --out RUN: continue RUN from its newest usable "
+                             "checkpoint when it already holds this run, else start it; "
+                             "for commands that are rerun as they are (torchrun "
+                             "--max-restarts, requeued cluster jobs)")
     parser.add_argument("--list", action="store_true",
                         help="show the models, their config fields and the training options")
     parser.add_argument("-q", "--quiet", action="store_true",
@@ -69,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
         if args.out is not None and args.out.resolve() != args.resume.resolve():
             raise DeepsymError("--out and --resume name different folders; --resume RUN "
                                "continues RUN (no --out needed)")
+        if args.auto_resume:
+            raise DeepsymError("--auto-resume goes with --out RUN (it starts RUN or resumes "
+                               "it); --resume RUN always resumes")
         out = args.resume
     else:
         if args.model is None:
@@ -78,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
         out = args.out
     result = train(args.model, args.corpus, out, settings=settings,
                    budget=Budget(args.steps, args.epochs, args.minutes), seed=args.seed,
-                   device=args.device, resume=args.resume is not None,
+                   device=args.device,
+                   resume="auto" if args.auto_resume else args.resume is not None,
                    progress=not args.quiet and sys.stderr.isatty())
     if context_from_env().main:
         print(summary(result))

@@ -21,11 +21,15 @@ for a mean over equal slices; any other step keeps it exact by three rules
 
 - Draws per item (a GAN's noise) are made for the global batch, this rank keeping its
   rows: ``self.local_rows(torch.rand(len(real) * self.context.world_size, ...,
-  generator=self.rng, device=self.device))``.
+  generator=self.rng, device=self.device))``; ``draw_rows`` where the processes hold
+  different numbers of rows.
 - Batch statistics (feature matching's mean features, masked means over real steps)
   come from ``global_sum`` / ``global_mean``, differentiable sums over the processes.
 - A step skips its update (returns no loss) on global values only, so every process
   decides alike; ``apply`` raises a DeepsymError where they do not.
+- Statistics a model keeps from the data (a running mean of the conditions seen) are
+  taken over the global batch's rows, ``global_rows``, so every process keeps the
+  one-process value (the checkpoint holds rank 0's).
 
 With one process the helpers are identities. They are for training steps only: the
 processes may hold different numbers of validation batches (the engine averages the
@@ -373,6 +377,21 @@ class Trainer(ABC):
         generator=self.rng, device=self.device))``. Every process draws the same numbers
         and takes its rows, as one process would draw them for the combined batch."""
         return distributed.local_rows(tensor, self.context)
+
+    def draw_rows(self, draw: Callable[[int], torch.Tensor], rows: int) -> torch.Tensor:
+        """This process's ``rows`` rows of ``draw(n)``, a draw of ``n`` rows (from
+        ``self.rng``, say), when the processes hold different numbers of rows (the items
+        a step kept): every process draws for all of them and keeps its own, as one
+        process draws for the combined batch. Equal numbers need no collective:
+        ``local_rows``."""
+        offset, total = distributed.row_offset(rows, self.context, self.device)
+        return draw(total)[offset:offset + rows]
+
+    def global_rows(self, tensor: torch.Tensor) -> torch.Tensor:
+        """The rows of every process's ``tensor`` in rank order: the combined batch's, as
+        one process would see them (not differentiable; for statistics such as a running
+        mean of the conditions seen)."""
+        return distributed.global_rows(tensor, self.context)
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         """Mixed precision for the forward pass when the trainer has a GradScaler:

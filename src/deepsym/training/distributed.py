@@ -22,7 +22,9 @@ slices are equal; other steps follow three rules to stay exact (the Trainer meth
 
 - Draws per item (a GAN's noise): draw for the global batch and keep this rank's rows,
   ``local_rows(torch.rand(batch * world_size, ..., generator=rng))``; drawing for the
-  local batch would give every process the same fakes.
+  local batch would give every process the same fakes. Where the processes hold
+  different numbers of rows (the items a step kept), ``row_offset`` says which rows of
+  the global draw are this process's (``Trainer.draw_rows``).
 - Batch statistics (feature matching's mean features, a masked mean whose count of real
   steps differs between processes): compute them from ``global_sum``, whose backward
   pass sums the gradient over the processes. A loss ``F(global_sum(s) / global_sum(n))``
@@ -201,6 +203,37 @@ def local_rows(tensor: torch.Tensor, context: Context) -> torch.Tensor:
     return tensor[context.rank * size:(context.rank + 1) * size]
 
 
+def row_offset(rows: int, context: Context, device: torch.device) -> tuple[int, int]:
+    """Where this process's ``rows`` rows begin in the global batch, and how many rows it
+    has, when the processes hold different numbers of them (the items a step kept): the
+    rows of lower ranks first, as one process holds the combined batch's. ``(0, rows)``
+    for one process."""
+    if not context.distributed:
+        return 0, rows
+    import torch
+    import torch.distributed as dist
+
+    counts = [torch.zeros(1, dtype=torch.int64, device=device)
+              for _ in range(context.world_size)]
+    dist.all_gather(counts, torch.tensor([rows], dtype=torch.int64, device=device))
+    sizes = [int(count.item()) for count in counts]
+    return sum(sizes[:context.rank]), sum(sizes)
+
+
+def global_rows(tensor: torch.Tensor, context: Context) -> torch.Tensor:
+    """The global batch's rows: every process's ``tensor`` (the same shape on each) in rank
+    order, the inverse of ``local_rows``; not differentiable (for statistics a model
+    keeps, say), ``tensor`` itself for one process."""
+    if not context.distributed:
+        return tensor
+    import torch
+    import torch.distributed as dist
+
+    parts = [torch.empty_like(tensor) for _ in range(context.world_size)]
+    dist.all_gather(parts, tensor.contiguous())
+    return torch.cat(parts)
+
+
 def broadcast_module(module: torch.nn.Module) -> None:
     """Give every process rank 0's parameters and buffers."""
     import torch.distributed as dist
@@ -217,5 +250,5 @@ def any_process(flag: bool, device: torch.device) -> bool:
 
 
 __all__ = ["Context", "all_sum", "any_process", "average_gradients", "broadcast_module",
-           "context_from_env", "epoch_order", "global_sum", "local_rows", "shard", "start",
-           "stop"]
+           "context_from_env", "epoch_order", "global_rows", "global_sum", "local_rows",
+           "row_offset", "shard", "start", "stop"]

@@ -19,7 +19,10 @@ an MLE model: one batch, one update). The engine
   each update's loss and named scalars as ``<step>_<name>`` (columns are added as names
   first appear);
 - on ``resume``, goes on from the newest usable checkpoint, never replacing a newer
-  file or a log row with an older state (``Session._restore``);
+  file or a log row with an older state (``Session._restore``); ``resume="auto"`` does
+  so when the run folder already holds the run and starts it otherwise, so that a
+  command rerun as it was (``torchrun --max-restarts`` after a failed worker, a
+  requeued cluster job) goes on from the last checkpoint;
 - stops at the first of: the budget (steps, epochs or minutes of training, counted over
   every session of the run), the end of the trainer's schedule, early stopping.
 
@@ -35,7 +38,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -105,8 +108,9 @@ class RunResult:
 
 def train(model: str | None, corpus: str | Path | None, out: str | Path, *,
           settings: dict[str, Any] | None = None, budget: Budget | None = None,
-          seed: int | None = None, device: str | None = None, resume: bool = False,
-          progress: bool = False, tensorboard: bool = True) -> RunResult:
+          seed: int | None = None, device: str | None = None,
+          resume: bool | Literal["auto"] = False, progress: bool = False,
+          tensorboard: bool = True) -> RunResult:
     """Train the registered ``model`` on ``corpus`` into the run folder ``out``.
 
     ``settings``: values for the model's config fields and the training options (see
@@ -114,7 +118,9 @@ def train(model: str | None, corpus: str | Path | None, out: str | Path, *,
     checkpoint (``Session._restore`` says which, sets unusable ones aside and keeps
     every log row); ``model``, ``corpus``, ``seed`` and the settings default to the
     run's, and must match it when given; a ``budget`` replaces the run's. Without
-    ``resume``, ``out`` must be absent or empty. ``progress``: a progress bar on stderr.
+    ``resume``, ``out`` must be absent or empty. ``resume="auto"``: resume when ``out``
+    holds a run (which must be this one), else start it. ``progress``: a progress bar on
+    stderr.
     """
     session = Session.prepare(model, corpus, Path(out), settings or {}, budget, seed,
                               device, resume, distributed.context_from_env())
@@ -197,12 +203,16 @@ class Session:
     @classmethod
     def prepare(cls, model: str | None, corpus_path: str | Path | None, out: Path,
                 settings: dict[str, Any], budget: Budget | None, seed: int | None,
-                device: str | None, resume: bool, context: Context) -> Session:
+                device: str | None, resume: bool | Literal["auto"], context: Context
+                ) -> Session:
         """Resolve the request (a resumed run's own settings are the defaults), check it
         all (model, settings, corpus, data, run folder, device) and join the process
-        group; nothing is written."""
+        group; nothing is written. Each process reads the run folder before it joins the
+        group and rank 0 writes to it only after all have joined, so all of them see the
+        same folder and, with ``resume="auto"``, decide alike."""
         from deepsym.plugins import manager
 
+        resume = rundir.read_record(out) is not None if resume == "auto" else bool(resume)
         stored = _stored_run(out) if resume else {}
         model = model or stored.get("model")
         if model is None:

@@ -96,8 +96,9 @@ def check_new(out: Path, record: dict[str, Any]) -> None:
     if found:
         raise DeepsymError(f"{out} holds a different run ({_listed(found)}); choose another "
                            "--out")
-    raise DeepsymError(f"{out} already holds this run; continue it with --resume {out}, or "
-                       "choose another --out")
+    raise DeepsymError(f"{out} already holds this run; continue it with --resume {out} (or "
+                       "--auto-resume, which starts it or continues it), or choose another "
+                       "--out")
 
 
 def check_resume(out: Path, record: dict[str, Any]) -> dict[str, Any]:
