@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from music21_corpus import real_midi_files
 
-from deepsym.data import Corpus, build_corpus
+from deepsym.data import Corpus
 from deepsym.representations.notes4 import Notes4
 from deepsym.training.checkpoint import load_checkpoint
 
@@ -40,17 +39,6 @@ CRNNGANTrainer.generator_step = slow
 from deepsym.cli import main
 sys.exit(main(sys.argv[1:]))
 """
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    """Chorales and short folk tunes (some of fewer notes than a crop)."""
-    files = real_midi_files()
-    chorales = [p for p in files if p.name.startswith("bach")][:12]
-    folk = [p for p in files if p.name.startswith("folk")][:12]
-    path = tmp_path_factory.mktemp("corpus") / "c"
-    build_corpus(chorales + folk, path, workers=1, fractions=(0.8, 0.2, 0.0))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -81,15 +69,15 @@ def checkpoint(run: Path) -> dict:
     return load_checkpoint(run / "checkpoints" / "last.pt")
 
 
-def test_some_crops_are_shorter_than_the_sequence_length(corpus):
-    opened = Corpus.open(corpus)
+def test_some_crops_are_shorter_than_the_sequence_length(chorales_and_folk):
+    opened = Corpus.open(chorales_and_folk)
     lengths = [len(Notes4().encode(opened.score(int(i)))) for i in opened.split("train")]
     assert min(lengths) < SETTINGS["sequence_length"] < max(lengths)
 
 
-def test_two_gloo_processes_match_one_process_with_the_combined_batch(corpus, runner,
+def test_two_gloo_processes_match_one_process_with_the_combined_batch(chorales_and_folk, runner,
                                                                       tmp_path):
-    common = ["train", "c-rnn-gan", "--corpus", corpus, "--steps", 8, "--seed", 1,
+    common = ["train", "c-rnn-gan", "--corpus", chorales_and_folk, "--steps", 8, "--seed", 1,
               "--valid-every", 4, *settings()]
     ddp = subprocess.run(
         [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
@@ -119,9 +107,9 @@ def test_two_gloo_processes_match_one_process_with_the_combined_batch(corpus, ru
                                                           abs=1e-6), column
 
 
-def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(corpus, runner,
+def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(chorales_and_folk, runner,
                                                                           tmp_path):
-    args = ["train", "c-rnn-gan", "--corpus", corpus, "--steps", 16, "--batch-size", 4,
+    args = ["train", "c-rnn-gan", "--corpus", chorales_and_folk, "--steps", 16, "--batch-size", 4,
             "--valid-every", 4, "--seed", 2, *settings(checkpoint_every=2)]
     straight = start(runner, *args, "--out", tmp_path / "straight")
     killed = start(runner, *args, "--out", tmp_path / "killed", env={DELAY: "0.2"})

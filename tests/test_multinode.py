@@ -23,9 +23,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from music21_corpus import real_midi_files
 
-from deepsym.data import Corpus, build_corpus
+from deepsym.data import Corpus
 from deepsym.training.checkpoint import load_checkpoint
 
 PROBE = "DEEPSYM_TEST_PROBE"  # a folder: each worker writes what it is and what it maps
@@ -90,17 +89,6 @@ SEQGAN = {"embedding": 8, "hidden": 16, "sequence_length": 8, "rollouts": 4,
           "d_pretrain_steps": 2, "d_steps": 2, "log_every": 1}
 C_RNN_GAN = {"hidden": 16, "layers": 1, "sequence_length": 40, "pretrain_steps": 3,
              "pretrain_min_length": 8, "log_every": 1, "checkpoint_every": 2}
-
-
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory) -> Path:
-    """Chorales and short folk tunes (some of fewer notes than a crop)."""
-    files = real_midi_files()
-    chorales = [p for p in files if p.name.startswith("bach")][:12]
-    folk = [p for p in files if p.name.startswith("folk")][:12]
-    path = tmp_path_factory.mktemp("corpus") / "c"
-    build_corpus(chorales + folk, path, workers=1, fractions=(0.8, 0.2, 0.0))
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -260,30 +248,30 @@ def check_ranks(cluster: Cluster, corpus: Path) -> None:
             assert array["file"] in probe["mapped"], name
 
 
-def test_some_crops_are_shorter_than_the_sequence_length(corpus):
+def test_some_crops_are_shorter_than_the_sequence_length(chorales_and_folk):
     from deepsym.plugins import manager
     from deepsym.training.engine import for_corpus
 
     spec = manager().models.get("char-rnn")
-    opened = Corpus.open(corpus)
+    opened = Corpus.open(chorales_and_folk)
     representation = spec.make_representation(for_corpus(spec.config_class()(), opened))
     lengths = [len(representation.encode(opened.score(int(i))))
                for i in opened.split("train")]
     assert min(lengths) < CHAR_RNN["sequence_length"] < max(lengths)
 
 
-def test_two_nodes_train_char_rnn_as_one_process_on_the_combined_batch(corpus, runner,
+def test_two_nodes_train_char_rnn_as_one_process_on_the_combined_batch(chorales_and_folk, runner,
                                                                        tmp_path):
     """Conditional Char-RNN: masked means over the global batch's real tokens, and the
     mean of the conditions seen (a buffer in the weights) over the global batch."""
-    common = ["train", "char-rnn-conditional", "--corpus", corpus, "--steps", 6,
+    common = ["train", "char-rnn-conditional", "--corpus", chorales_and_folk, "--steps", 6,
               "--seed", 1, "--valid-every", 3, "--set", "optimizer=sgd",
               "--set", "learning_rate=0.5", *settings(CHAR_RNN)]
     with Cluster(runner, [*common, "--batch-size", 2, "--out", tmp_path / "two"],
                  tmp_path / "cluster") as cluster:
         output = cluster.wait()
     assert output.count("trained 6 steps") == 1  # rank 0 reports, on whichever node
-    check_ranks(cluster, corpus)
+    check_ranks(cluster, chorales_and_folk)
     one_process(runner, [*common, "--batch-size", 4, "--out", tmp_path / "one"])
     # valid_loss agrees here because the valid split's batches are the same pieces with
     # 2 x 2 items as with 4 (its one short piece comes last, alone)
@@ -292,11 +280,11 @@ def test_two_nodes_train_char_rnn_as_one_process_on_the_combined_batch(corpus, r
     assert int(seen) == 6 * 4  # the global batches' conditions, not rank 0's 6 * 2
 
 
-def test_two_nodes_train_seqgan_as_one_process_on_the_combined_batch(corpus, runner,
+def test_two_nodes_train_seqgan_as_one_process_on_the_combined_batch(chorales_and_folk, runner,
                                                                      tmp_path):
     """Every phase: MLE, discriminator pretraining (dropout drawn for the global batch),
     adversarial rounds of rollouts and policy gradient."""
-    common = ["train", "seqgan", "--corpus", corpus, "--steps", 7, "--seed", 1,
+    common = ["train", "seqgan", "--corpus", chorales_and_folk, "--steps", 7, "--seed", 1,
               "--valid-every", 0, *settings(SEQGAN)]
     with Cluster(runner, [*common, "--batch-size", 3, "--out", tmp_path / "two"],
                  tmp_path / "cluster") as cluster:
@@ -310,10 +298,10 @@ def test_two_nodes_train_seqgan_as_one_process_on_the_combined_batch(corpus, run
 
 
 @pytest.fixture(scope="module")
-def gan(corpus, runner, tmp_path_factory) -> dict[str, object]:
+def gan(chorales_and_folk, runner, tmp_path_factory) -> dict[str, object]:
     """C-RNN-GAN on two nodes, uninterrupted (the reference of the restart test)."""
     folder = tmp_path_factory.mktemp("gan")
-    args = ["train", "c-rnn-gan", "--corpus", corpus, "--steps", 10, "--seed", 2,
+    args = ["train", "c-rnn-gan", "--corpus", chorales_and_folk, "--steps", 10, "--seed", 2,
             "--valid-every", 5, *settings(C_RNN_GAN), "--auto-resume"]
     with Cluster(runner, [*args, "--batch-size", 3, "--out", folder / "two"],
                  folder / "cluster") as cluster:
@@ -321,11 +309,11 @@ def gan(corpus, runner, tmp_path_factory) -> dict[str, object]:
     return {"args": args, "two": folder / "two", "cluster": cluster, "folder": folder}
 
 
-def test_two_nodes_train_c_rnn_gan_as_one_process_on_the_combined_batch(gan, corpus,
+def test_two_nodes_train_c_rnn_gan_as_one_process_on_the_combined_batch(gan, chorales_and_folk,
                                                                         runner):
     """Two models, two optimizers, freezing decided on global losses, feature matching
     on global means, noise drawn for the global batch."""
-    check_ranks(gan["cluster"], corpus)
+    check_ranks(gan["cluster"], chorales_and_folk)
     one = gan["folder"] / "one"
     one_process(runner, [*gan["args"], "--batch-size", 6, "--out", one])
     # not valid_mse: a validation scalar is a mean over batches weighted by their items,

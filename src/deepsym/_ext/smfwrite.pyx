@@ -131,33 +131,30 @@ cdef inline bint bad_tempo(double qpm) noexcept nogil:
     return not (1 <= usec <= 0xFFFFFF)
 
 
-cdef int check_conductor(const Conductor* c, int64_t* size) noexcept nogil:
-    """The first refusal the tempo map, signatures and texts earn (0 when none); a
-    text too long for a meta event sets ``size``."""
+cdef int check_conductor(const Conductor* c, int64_t* size, int64_t* last) noexcept nogil:
+    """The first refusal the tempo map, signatures and texts earn (0 when none); a text
+    too long for a meta event sets ``size``. Raises ``last`` to their last tick."""
     cdef Py_ssize_t i
     cdef int den
+    cdef int64_t first = 0
     for i in range(c.n_tempos):
         if bad_tempo(c.tempos[i].qpm):
             return U_TEMPO
+        first, last[0] = min(first, c.tempos[i].tick), max(last[0], c.tempos[i].tick)
     for i in range(c.n_timesigs):
         den = c.timesigs[i].denominator
         if den == 0 or den & (den - 1) or c.timesigs[i].numerator == 0:
             return U_TIME_SIGNATURE
+        first, last[0] = min(first, c.timesigs[i].tick), max(last[0], c.timesigs[i].tick)
     for i in range(c.n_keysigs):
         if not -7 <= c.keysigs[i].key <= 7 or c.keysigs[i].mode > 1:
             return U_KEY_SIGNATURE
-    for i in range(c.n_tempos):
-        if c.tempos[i].tick < 0:
-            return U_CONDUCTOR_TICK
-    for i in range(c.n_timesigs):
-        if c.timesigs[i].tick < 0:
-            return U_CONDUCTOR_TICK
-    for i in range(c.n_keysigs):
-        if c.keysigs[i].tick < 0:
-            return U_CONDUCTOR_TICK
+        first, last[0] = min(first, c.keysigs[i].tick), max(last[0], c.keysigs[i].tick)
     for i in range(c.n_texts):
-        if c.text_rows[3 * i + 1] < 0:
-            return U_CONDUCTOR_TICK
+        first = min(first, c.text_rows[3 * i + 1])
+        last[0] = max(last[0], c.text_rows[3 * i + 1])
+    if first < 0:
+        return U_CONDUCTOR_TICK
     for i in range(c.n_texts):
         if c.text_size[i] > MAX_DELTA:
             size[0] = c.text_size[i]
@@ -167,10 +164,11 @@ cdef int check_conductor(const Conductor* c, int64_t* size) noexcept nogil:
     return 0
 
 
-cdef int check_part(const Part* p, int64_t* size) noexcept nogil:
+cdef int check_part(const Part* p, int64_t* size, int64_t* last) noexcept nogil:
     """The first refusal one track earns (0 when none); a name too long for a meta
-    event sets ``size``."""
+    event sets ``size``. Raises ``last`` to its last event or note end."""
     cdef Py_ssize_t i
+    cdef int64_t first = 0
     if not (0 <= p.channel <= 15 and 0 <= p.program <= 127):
         return U_CHANNEL
     if max(p.name_size, p.instrument_size) > MAX_DELTA:
@@ -180,60 +178,34 @@ cdef int check_part(const Part* p, int64_t* size) noexcept nogil:
         if (p.notes[i].pitch > 127 or not 1 <= p.notes[i].velocity <= 127
                 or p.notes[i].start < 0 or p.notes[i].duration < 0):
             return U_NOTE
+        last[0] = max(last[0], <int64_t> p.notes[i].start + p.notes[i].duration)
     for i in range(p.n_controls):
         if p.controls[i].number > 127 or p.controls[i].value > 127:
             return U_CONTROL
+        first, last[0] = min(first, p.controls[i].tick), max(last[0], p.controls[i].tick)
     for i in range(p.n_bends):
         if not -8192 <= p.bends[i].value <= 8191:
             return U_CONTROL
-    for i in range(p.n_controls):
-        if p.controls[i].tick < 0:
-            return U_EVENT_TICK
-    for i in range(p.n_bends):
-        if p.bends[i].tick < 0:
-            return U_EVENT_TICK
+        first, last[0] = min(first, p.bends[i].tick), max(last[0], p.bends[i].tick)
+    if first < 0:
+        return U_EVENT_TICK
     if max(p.n_notes, p.n_controls, p.n_bends) >= MAX_SEQUENCE:
         return U_TOO_MANY
     return 0
 
 
-cdef int64_t end_tick(const Conductor* c, const Part* parts, Py_ssize_t n_parts,
-                      int64_t end) noexcept nogil:
-    """The last tick of any event or note end, or ``end`` when that is later."""
-    cdef Py_ssize_t i, j
-    cdef const Part* p
-    for i in range(c.n_tempos):
-        end = max(end, c.tempos[i].tick)
-    for i in range(c.n_timesigs):
-        end = max(end, c.timesigs[i].tick)
-    for i in range(c.n_keysigs):
-        end = max(end, c.keysigs[i].tick)
-    for i in range(c.n_texts):
-        end = max(end, c.text_rows[3 * i + 1])
-    for j in range(n_parts):
-        p = &parts[j]
-        for i in range(p.n_notes):
-            end = max(end, <int64_t> p.notes[i].start + p.notes[i].duration)
-        for i in range(p.n_controls):
-            end = max(end, p.controls[i].tick)
-        for i in range(p.n_bends):
-            end = max(end, p.bends[i].tick)
-    return end
-
-
 cdef Refusal check(const Conductor* c, const Part* parts, Py_ssize_t n_parts,
                    int64_t* end) noexcept nogil:
-    """The first refusal in the order of ``Unwritable`` (code 0 when none); set ``end``."""
+    """The first refusal in the order of ``Unwritable`` (code 0 when none); raise ``end``
+    to the last tick of any event or note end."""
     cdef Refusal refusal
     refusal.track = refusal.value = 0
-    refusal.code = check_conductor(c, &refusal.value)
+    refusal.code = check_conductor(c, &refusal.value, end)
     while refusal.code == 0 and refusal.track < n_parts:
-        refusal.code = check_part(&parts[refusal.track], &refusal.value)
+        refusal.code = check_part(&parts[refusal.track], &refusal.value, end)
         refusal.track += refusal.code == 0
-    if refusal.code == 0:
-        end[0] = end_tick(c, parts, n_parts, end[0])
-        if end[0] > MAX_TICK:
-            refusal.code, refusal.value = U_END, end[0]
+    if refusal.code == 0 and end[0] > MAX_TICK:
+        refusal.code, refusal.value = U_END, end[0]
     return refusal
 
 
