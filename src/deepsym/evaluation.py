@@ -31,7 +31,6 @@ from typing import Any
 import numpy as np
 
 from deepsym.data import Corpus, find_midi_files
-from deepsym.data.ngrams import NgramIndex
 from deepsym.errors import CorpusError, DeepsymError
 from deepsym.fileio import write_atomic
 from deepsym.metrics.bleu import corpus_bleu, leave_one_out_bleu, note_tokens, self_bleu
@@ -124,7 +123,7 @@ def _plagiarism(scores: dict[str, Score], corpus: Corpus, train: np.ndarray, top
                 workers: int | None, index: bool | None) -> list[PlagiarismReport]:
     """Each generated piece against the train split: through the n-gram index when
     allowed and present, else by scanning the train pieces (read once for all)."""
-    if index is not False and NgramIndex.open(corpus) is not None:
+    if index is not False and corpus.ngrams is not None:
         return [dataclasses.replace(plagiarism(score, corpus, top=top, workers=workers,
                                                index=True), generated=name)
                 for name, score in scores.items()]

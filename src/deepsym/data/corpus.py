@@ -40,12 +40,13 @@ cached: control changes, pitch bends, texts, lyrics and markers.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -59,6 +60,9 @@ from deepsym._ext.layout import (
 )
 from deepsym.errors import CorpusError
 from deepsym.score import Score, Track
+
+if TYPE_CHECKING:
+    from deepsym.data.ngrams import NgramIndex
 
 FORMAT = "deepsym-corpus"
 FORMAT_VERSION = 1
@@ -207,6 +211,14 @@ class Corpus:
     def folder(self) -> Path:
         """The live version folder, which holds the arrays and rejected.tsv."""
         return self.path / self.version
+
+    @functools.cached_property
+    def ngrams(self) -> NgramIndex | None:
+        """The corpus's n-gram index (:mod:`deepsym.data.ngrams`), opened on first use
+        and kept; None for a corpus built before indexes existed."""
+        from deepsym.data.ngrams import NgramIndex
+
+        return NgramIndex.open(self)
 
     def __len__(self) -> int:
         return len(self.pieces)

@@ -312,14 +312,13 @@ def _indexed(corpus: Any, index: bool | None) -> tuple[tuple[Any, Any] | None, s
     """(the opened corpus, its NgramIndex) to search through, or None and why not."""
     from deepsym.data import Corpus
     from deepsym.data.corpus import CURRENT
-    from deepsym.data.ngrams import NgramIndex
 
     if index is False:
         return None, None
     if isinstance(corpus, (str, os.PathLike)) and (Path(corpus) / CURRENT).is_file():
         corpus = Corpus.open(corpus)
     if isinstance(corpus, Corpus):
-        ngram = NgramIndex.open(corpus)
+        ngram = corpus.ngrams
         if ngram is not None:
             return (corpus, ngram), None
         why = (f"{corpus.path}: the corpus has no n-gram index (built by an older deepsym; "
