@@ -36,7 +36,13 @@ from deepsym.fileio import write_atomic
 from deepsym.metrics.bleu import corpus_bleu, leave_one_out_bleu, note_tokens, self_bleu
 from deepsym.metrics.distance import SetDistance, set_distance
 from deepsym.metrics.diversity import distinct_pieces, repeated_ngram_share
-from deepsym.metrics.originality import PlagiarismReport, Span, note_sequence, plagiarism
+from deepsym.metrics.originality import (
+    PlagiarismReport,
+    Span,
+    note_sequence,
+    plagiarism,
+    through_index,
+)
 from deepsym.metrics.summary import aggregate, summarize
 from deepsym.midi import read_midi
 from deepsym.score import Score
@@ -123,16 +129,11 @@ def _plagiarism(scores: dict[str, Score], corpus: Corpus, train: np.ndarray, top
                 workers: int | None, index: bool | None) -> list[PlagiarismReport]:
     """Each generated piece against the train split: through the n-gram index when
     allowed and present, else by scanning the train pieces (read once for all)."""
-    if index is not False and corpus.ngrams is not None:
+    indexed, why = through_index(corpus, index)
+    if indexed is not None:
         return [dataclasses.replace(plagiarism(score, corpus, top=top, workers=workers,
                                                index=True), generated=name)
                 for name, score in scores.items()]
-    if index:
-        raise CorpusError(f"{corpus.path}: the corpus has no n-gram index; `deepsym corpus "
-                          "build` again adds one")
-    why = None if index is False else (f"{corpus.path}: the corpus has no n-gram index "
-                                       "(built by an older deepsym; `deepsym corpus build` "
-                                       "again adds one)")
     sequences = {corpus.pieces[i].path: note_sequence(corpus.score(i)) for i in train}
     return [dataclasses.replace(plagiarism(score, sequences, top=top, workers=workers,
                                            index=False), generated=name, fallback=why)

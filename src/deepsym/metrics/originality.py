@@ -275,7 +275,7 @@ def plagiarism(generated: Score | Track | str | os.PathLike, corpus: Any, *,
     workers = workers or os.cpu_count() or 1
     name = os.fspath(generated) if isinstance(generated, (str, os.PathLike)) else "<score>"
     gen = _sequence_of(generated, name)
-    indexed, fallback = _indexed(corpus, index)
+    indexed, fallback = through_index(corpus, index)
     if indexed is not None:
         opened, ngram = indexed
         pieces, lcs, runs = _search(gen, opened, ngram, top, transpose, tolerance, workers)
@@ -308,8 +308,10 @@ def _ranked(gen: Sequence3, pieces: _Pieces, lcs: np.ndarray, runs: np.ndarray,
 
 # -- through the n-gram index ------------------------------------------------------------
 
-def _indexed(corpus: Any, index: bool | None) -> tuple[tuple[Any, Any] | None, str | None]:
-    """(the opened corpus, its NgramIndex) to search through, or None and why not."""
+def through_index(corpus: Any, index: bool | None
+                  ) -> tuple[tuple[Any, Any] | None, str | None]:
+    """(the opened corpus, its NgramIndex) to search through, or None and why not (None
+    too when ``index`` is False); CorpusError when ``index`` is True and there is none."""
     from deepsym.data import Corpus
     from deepsym.data.corpus import CURRENT
 
