@@ -702,6 +702,10 @@ def test_a_run_folder_is_never_reused_for_another_run_and_never_touched(corpus, 
     assert capsys.readouterr().err == (
         f"deepsym: error: cannot resume {run}: it holds a different run (config hidden is 32 "
         "there, 16 here)\n")
+    assert main(["train", "char-rnn", *base[2:], "--auto-resume"]) == 1
+    assert capsys.readouterr().err == (
+        f"deepsym: error: cannot resume {run}: it holds a different run (model is 'tiny-lstm' "
+        "there, 'char-rnn' here)\n")
     assert main(["train", "--resume", str(run), "--seed", "9", "--set", "hidden=16"]) == 1
     assert capsys.readouterr().err == (
         f"deepsym: error: cannot resume {run}: it holds a different run (config hidden is 32 "

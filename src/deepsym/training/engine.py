@@ -217,6 +217,9 @@ class Session:
         model = model or stored.get("model")
         if model is None:
             raise DeepsymError("name the MODEL to train (deepsym train --list shows them)")
+        if stored and model != stored.get("model"):  # before its settings meet another config
+            raise DeepsymError(f"cannot resume {out}: it holds a different run (model is "
+                               f"{stored.get('model')!r} there, {model!r} here)")
         corpus_path = corpus_path or stored.get("corpus", {}).get("path")
         if corpus_path is None:
             raise DeepsymError("name the corpus to train on: --corpus CORPUS")
