@@ -3,6 +3,7 @@ generator and Char-RNN at its best temperature.
 
     python bench/versus_charrnn.py --model c-rnn-gan   # 5 minutes of training per model
     python bench/versus_charrnn.py --model seqgan --minutes 1   # a quick check
+    python bench/versus_charrnn.py --model c-rnn-gan --sweep noise_scale=0.5,0.75,1
 
 1. Trains, side by side with ``--threads`` torch threads each, ``--model`` and
    ``char-rnn`` for ``--minutes`` on the JSB corpus (``deepsym train``; Char-RNN with
@@ -13,10 +14,13 @@ generator and Char-RNN at its best temperature.
 2. Char-RNN's temperature: ``--pieces`` pieces per temperature of ``TEMPERATURES``,
    measured on the **valid** split; the one whose metrics lie closest to the valid
    pieces' (mean |relative deviation| over ``METRICS``) is its best.
+   With ``--sweep NAME=V1,V2,..``, each run of ``--model`` gets the same for one of its
+   sampling options (``deepsym sample --opt NAME=V``), e.g. C-RNN-GAN's noise scale.
 3. ``--pieces`` pieces of ``--seconds`` from each model (Char-RNN at its best
-   temperature), measured with every registered metric beside the **test** split
-   (``deepsym.evaluation.evaluate``), with plagiarism against the train split (the
-   longest run of notes copied from a training piece), and the set-level BLEU-4,
+   temperature, the model at its best option value), measured with every registered
+   metric beside the **test** split (``deepsym.evaluation.evaluate``), with
+   plagiarism against the train split (the longest run of notes copied from a
+   training piece), and the set-level BLEU-4,
    self-BLEU-4, share of repeated 4-grams and distinct pieces
    (``Evaluation.set_metrics``, on pitches).
 
@@ -42,7 +46,7 @@ from deepsym.data import Corpus
 from deepsym.evaluation import Evaluation, evaluate
 from deepsym.fileio import write_atomic
 from deepsym.plugins import manager
-from deepsym.sampling import Controls, load_sampler
+from deepsym.sampling import Controls, Sampler, load_sampler
 from deepsym.training.checkpoint import load_checkpoint
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -75,22 +79,32 @@ def main(argv: Sequence[str] | None = None) -> int:
                         if not run.exists()], threads=args.threads, seed=args.seed)
     corpus = Corpus.open(corpus_dir)
     char = load_sampler(runs["char"], seed=args.seed)
-    sweep = {}
+
+    def valid_deviation(sampler: Sampler, folder: Path) -> float:
+        pieces = write_pieces(sampler.sample_seconds(args.pieces, args.seconds), folder)
+        return _deviation(evaluate(pieces, corpus, split="valid", seconds=args.seconds,
+                                   index=False))
+
+    sweeps: dict[str, dict[float, float]] = {"char-rnn": {}}
     for t in TEMPERATURES:
         char.controls = Controls(temperature=t)
-        folder = write_pieces(char.sample_seconds(args.pieces, args.seconds),
-                        out / "sweep" / f"t{t}")
-        sweep[t] = _deviation(evaluate(folder, corpus, split="valid", seconds=args.seconds,
-                                       index=False))
-    best = min(sweep, key=sweep.__getitem__)
-    char.controls = Controls(temperature=best)
+        sweeps["char-rnn"][t] = valid_deviation(char, out / "sweep" / f"t{t}")
+    best = {"char-rnn": min(sweeps["char-rnn"], key=sweeps["char-rnn"].__getitem__)}
+    char.controls = Controls(temperature=best["char-rnn"])
     sets = {"char-rnn": write_pieces(char.sample_seconds(args.pieces, args.seconds),
-                               out / "pieces" / "char-rnn")}
+                                     out / "pieces" / "char-rnn")}
+    option, values = args.sweep or (None, ())
     for name, run in ((f"{model}, pretrained only", runs["pretrained"]),
                       (model, runs["model"])):
-        sampler = load_sampler(run, seed=args.seed)
+        if option:
+            sweeps[name] = {v: valid_deviation(
+                load_sampler(run, seed=args.seed, options={option: v}),
+                out / "sweep" / f"{run.name}-{option}{v}") for v in values}
+            best[name] = min(sweeps[name], key=sweeps[name].__getitem__)
+        sampler = load_sampler(run, seed=args.seed,
+                               options={option: best[name]} if option else None)
         sets[name] = write_pieces(sampler.sample_seconds(args.pieces, args.seconds),
-                            out / "pieces" / Path(run).name)
+                                  out / "pieces" / Path(run).name)
     # index=False: every piece's longest copied run, short ones too (the n-gram index
     # ranks runs of 8+ notes only; a scan of JSB takes a moment)
     evaluations = {name: evaluate(folder, corpus, seconds=args.seconds, index=False)
@@ -105,7 +119,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "seconds": args.seconds,
         "steps": {name: load_checkpoint(run / "checkpoints" / "last.pt")["step"]
                   for name, run in runs.items()},
-        "char_rnn_sweep": {str(t): d for t, d in sweep.items()}, "best_temperature": best,
+        "sweep_option": option,
+        "sweeps": {name: {str(v): d for v, d in sweep.items()} for name, sweep in sweeps.items()},
+        "best": best,
         "sets": {name: _summary(ev) for name, ev in evaluations.items()},
         "test": {"pieces": first.held_out_pieces, "metrics": _stats(first.held_out),
                  "set": {name: values[1] for name, values in first.set_metrics.items()}},
@@ -128,9 +144,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--pieces", type=int, default=16, help="pieces per set")
     parser.add_argument("--seconds", type=float, default=30.0, help="length of each piece")
+    parser.add_argument("--sweep", type=_sweep, metavar="NAME=V1,V2,..",
+                        help="a sampling option of --model to pick on the valid split")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads of each training (they run side by side)")
     return parser
+
+
+def _sweep(text: str) -> tuple[str, tuple[float, ...]]:
+    name, _, values = text.partition("=")
+    try:
+        return name, tuple(float(v) for v in values.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not NAME=V1,V2,..: {text!r}") from None
 
 
 def _deviation(ev: Evaluation) -> float:
@@ -172,10 +198,13 @@ def report(results: dict[str, Any]) -> str:
                        "against the others)", results["test"]["set"])]
     lines += [_set_row(_label(name, results), summary["set"])
               for name, summary in results["sets"].items()]
-    sweep = ", ".join(f"{t}: {d:.3f}" for t, d in results["char_rnn_sweep"].items())
+    sweeps = "; ".join(
+        f"{name} ({'temperature' if name == 'char-rnn' else results['sweep_option']}): "
+        + ", ".join(f"{v}: {d:.3f}" for v, d in sweep.items())
+        for name, sweep in results["sweeps"].items())
     steps = ", ".join(f"{k} {v}" for k, v in results["steps"].items())
-    return "\n".join([*lines, "", f"Char-RNN temperature sweep on the valid split (mean abs. "
-                      f"deviation): {sweep}. Steps trained: {steps}. "
+    return "\n".join([*lines, "", f"Sweeps on the valid split (mean abs. deviation): "
+                      f"{sweeps}. Steps trained: {steps}. "
                       f"{results['pieces']} pieces of {results['seconds']} s per set. BLEU and "
                       "self-BLEU are corpus BLEU over the pieces' pitches in reading "
                       "order, n-grams up to 4, smoothing method 1 (epsilon 0.1); both grow "
@@ -184,8 +213,11 @@ def report(results: dict[str, Any]) -> str:
 
 
 def _label(name: str, results: dict[str, Any]) -> str:
-    return name if name != "char-rnn" else \
-        f"char-rnn, temperature {results['best_temperature']}"
+    if name == "char-rnn":
+        return f"char-rnn, temperature {results['best'][name]}"
+    if name in results["best"]:
+        return f"{name}, {results['sweep_option']} {results['best'][name]}"
+    return name
 
 
 def _set_row(label: str, values: dict[str, float]) -> str:

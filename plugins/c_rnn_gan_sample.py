@@ -26,8 +26,9 @@ class SequenceSampler(Sampler):
     follows = frozenset()
     declared_options = (
         Option("noise_scale", float, 1.0, "shrinks the U[0,1) noise toward 0.5 by this "
-               "factor: 1 = the noise trained on, 0 = always the middle (one piece per "
-               "primer, whatever the seed)", low=0.0, high=1.0),
+               "factor, much as a temperature below 1: 1 = the noise trained on, lower = "
+               "pieces nearer each other and the likeliest notes, 0 = always the middle "
+               "(one piece per primer, whatever the seed)", low=0.0, high=1.0),
     )
 
     def chunks(self, n: int, steps: int, primer: Score | None = None

@@ -1,5 +1,6 @@
-"""Training C-RNN-GAN: MLE pretraining of the generator with a growing sequence length,
-then adversarial rounds (a discriminator update, a generator update) with freezing.
+"""Training C-RNN-GAN: pretraining of the generator on next-note prediction (the best of
+several noise draws at each step, see ``CRNNGANConfig.pretrain_samples``) with a growing
+sequence length, then adversarial rounds (a discriminator update, a generator update) with freezing.
 
 Batches are ``deepsym.data.loaders.collate``'s dicts of ``notes4`` crops: ``x``
 ``(batch, steps, 4)`` float32 and ``mask`` (real steps). Every update logs named
@@ -41,9 +42,10 @@ class CRNNGANTrainer(Trainer):
     the generator's times ``config.d_learning_rate_factor``."""
 
     validation_target = None
-    """Neither validation value means "better" for a GAN: the MSE rises as adversarial
-    training moves the generator off the mean next note, and the score gap measures the
-    discriminator as much as the generator; both are logged, neither picks ``best.pt``."""
+    """Neither validation value means "better" for a GAN: the next-note error rises as
+    adversarial training moves the generator off its pretraining, and the score gap
+    measures the discriminator as much as the generator; both are logged, neither picks
+    ``best.pt``."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -75,17 +77,18 @@ class CRNNGANTrainer(Trainer):
 
     # -- helpers -------------------------------------------------------------------------
 
-    def noise(self, batch: int, steps: int, generator: torch.Generator | None = None
-              ) -> torch.Tensor:
-        """U[0, 1) noise ``(batch, steps, config.noise)`` (the paper's). From the trainer's
-        rng: drawn for the global batch, this process's rows (so N processes draw what one
-        process would for the combined batch); from ``generator``: ``batch`` rows, drawn
-        where that generator lives."""
+    def noise(self, batch: int, steps: int, generator: torch.Generator | None = None,
+              size: int | None = None) -> torch.Tensor:
+        """U[0, 1) noise ``(batch, steps, size)`` (the paper's), by default the
+        generator's noise per step. From the trainer's rng: drawn for the global batch,
+        this process's rows (so N processes draw what one process would for the combined
+        batch); from ``generator``: ``batch`` rows, drawn where that generator lives."""
+        shape = (steps, size or self.network.generator.noise_size)
         if generator is not None:
-            return torch.rand(batch, steps, self.config.noise, generator=generator,
+            return torch.rand(batch, *shape, generator=generator,
                               device=generator.device).to(self.device)
         rows = batch * self.context.world_size
-        return self.local_rows(torch.rand(rows, steps, self.config.noise, generator=self.rng,
+        return self.local_rows(torch.rand(rows, *shape, generator=self.rng,
                                           device=self.device))
 
     def curriculum_length(self) -> int:
@@ -101,17 +104,26 @@ class CRNNGANTrainer(Trainer):
         steps = min(steps, self.config.sequence_length)
         return batch["x"][:, :steps].float(), batch["mask"][:, :steps]
 
-    def mse(self, notes: torch.Tensor, mask: torch.Tensor,
+    def next_note_error(self, notes: torch.Tensor, mask: torch.Tensor,
             generator: torch.Generator | None = None, *, local: bool = False
             ) -> torch.Tensor:
-        """Teacher-forced next-note squared error in standardized units, a mean over real
-        steps and features: of the global batch, or of this batch alone with ``local``
-        (validation, whose batches the processes do not share)."""
-        g = self.network.generator
-        predicted = g.teacher(self.noise(*notes.shape[:2], generator), notes)
-        weight = mask.to(notes.dtype)[..., None]
-        total = (((g.scale(predicted) - g.scale(notes)) ** 2) * weight).sum()
-        count = weight.sum() * notes.shape[-1]
+        """Teacher-forced next-note squared error in standardized units, of the best of
+        ``config.pretrain_samples`` draws of the head noise at each step (one draw: the
+        plain MSE), a mean over real steps and features: of the global batch, or of this
+        batch alone with ``local`` (validation, whose batches the processes do not
+        share)."""
+        g, draws = self.network.generator, self.config.pretrain_samples
+        batch, steps = notes.shape[:2]
+        noise = self.noise(batch, steps, generator)
+        if draws == 1:
+            error = ((g.scale(g.teacher(noise, notes)) - g.scale(notes)) ** 2).sum(-1)
+        else:
+            head = self.noise(batch, steps * draws, generator, size=self.config.head_noise)
+            predicted = g.teacher(noise, notes, head.view(batch, steps, draws, -1))
+            error = ((g.scale(predicted) - g.scale(notes)[:, :, None]) ** 2).sum(-1)
+            error = error.min(dim=2).values
+        weight = mask.to(notes.dtype)
+        total, count = (error * weight).sum(), weight.sum() * notes.shape[-1]
         return total / count if local else self.global_mean(total, count)
 
     def generate(self, batch: int, steps: int) -> torch.Tensor:
@@ -130,10 +142,10 @@ class CRNNGANTrainer(Trainer):
     # -- steps ---------------------------------------------------------------------------
 
     def pretrain_step(self, batch: dict[str, Any]) -> dict[str, Any]:
-        """Next-note MSE over a crop of the curriculum's length."""
+        """The next-note error over a crop of the curriculum's length."""
         length = self.curriculum_length()
         notes, mask = self.crop(batch, length)
-        return {"loss": self.mse(notes, mask), "length": float(length)}
+        return {"loss": self.next_note_error(notes, mask), "length": float(length)}
 
     def discriminator_step(self, batch: dict[str, Any]) -> dict[str, Any]:
         """Non-saturating loss over every real step and every generated one."""
@@ -187,7 +199,7 @@ class CRNNGANTrainer(Trainer):
     # -- validation and state ------------------------------------------------------------
 
     def validation(self, batch: dict[str, Any]) -> dict[str, Any]:
-        """The generator's teacher-forced next-note MSE on held-out windows, and the
+        """The generator's teacher-forced next-note error on held-out windows, and the
         discriminator's mean probability gap between them and generated sequences (the
         noise from a fixed seed, so validation leaves the trainer's rng alone)."""
         rng = torch.Generator().manual_seed(0)
@@ -195,7 +207,8 @@ class CRNNGANTrainer(Trainer):
         fake = self.network.generator(self.noise(len(real), real.shape[1], rng))[0]
         real_p = torch.sigmoid(self.network.discriminator(real)[0][mask]).mean()
         fake_p = torch.sigmoid(self.network.discriminator(fake)[0]).mean()
-        return {"mse": self.mse(real, mask, rng, local=True), "d_gap": real_p - fake_p}
+        return {"next_note_error": self.next_note_error(real, mask, rng, local=True),
+                "d_gap": real_p - fake_p}
 
     def state_dict(self) -> dict[str, Any]:
         return {**super().state_dict(), "freezer": self.freezer.state_dict()}

@@ -1,5 +1,5 @@
 """C-RNN-GAN on real chorales: shapes, the pretraining curriculum lowering the next-note
-MSE, adversarial rounds with freezing and their per-side log columns, validation, and
+error, adversarial rounds with freezing and their per-side log columns, validation, and
 sampling whole sequences to MIDI. (Config round trip, a short training run, exact resume
 and sampling also run in test_every_model.py, through the registration.)"""
 from __future__ import annotations
@@ -117,7 +117,7 @@ def test_the_moments_are_measured_on_the_train_split_and_kept(corpus):
 
 def test_shapes():
     model = CRNNGAN(TINY)
-    noise = torch.rand(3, 7, TINY.noise)
+    noise = torch.rand(3, 7, model.generator.noise_size)
     notes, (h, _) = model.generator(noise)
     assert notes.shape == (3, 7, 4) and h.shape == (1, 3, 16)
     assert model.generator.teacher(noise, notes).shape == (3, 7, 4)
@@ -128,7 +128,7 @@ def test_shapes():
 def test_each_generated_step_reads_the_previous_output():
     """Free running equals stepping with each output fed back as the next input."""
     model = CRNNGAN(TINY).generator
-    noise = torch.rand(2, 5, TINY.noise)
+    noise = torch.rand(2, 5, model.noise_size)
     whole, _ = model(noise)
     previous, state, parts = torch.zeros(2, 1, 4), None, []
     for t in range(5):
@@ -147,19 +147,75 @@ def test_the_curriculum_grows_the_sequence_length_over_pretraining():
     assert lengths == sorted(lengths)
 
 
-def test_pretraining_lowers_the_next_note_mse_on_real_chorales(windows):
+def test_pretraining_lowers_the_next_note_error_on_real_chorales(windows):
     config = dataclasses.replace(TINY, pretrain_steps=60)
     t = trainer(config)
     check = torch.Generator().manual_seed(1)
     with torch.no_grad():
-        before = float(t.mse(windows["x"], windows["mask"], check))
+        before = float(t.next_note_error(windows["x"], windows["mask"], check))
     logs = []
     t.fit([windows], logs.append, rounds=60)
     with torch.no_grad():
-        after = float(t.mse(windows["x"], windows["mask"], torch.Generator().manual_seed(1)))
+        after = float(t.next_note_error(windows["x"], windows["mask"],
+                                        torch.Generator().manual_seed(1)))
     assert {log.phase for log in logs} == {"pretrain"}
     assert [log.scalars["length"] for log in logs][::59] == [4.0, 24.0]
     assert after < 0.5 * before, (before, after)
+
+
+def test_pretraining_error_is_the_best_draw_of_each_step(windows):
+    """The pretraining loss by hand: per step, the smallest squared error (standardized
+    units, summed over features) of the draws of the head noise; one draw: the MSE."""
+    t = trainer()
+    notes, mask = windows["x"], windows["mask"]
+    g, draws, (batch, steps) = t.network.generator, TINY.pretrain_samples, notes.shape[:2]
+    with torch.no_grad():
+        got = t.next_note_error(notes, mask, torch.Generator().manual_seed(5), local=True)
+        rng = torch.Generator().manual_seed(5)
+        noise = torch.rand(batch, steps, g.noise_size, generator=rng)
+        head = torch.rand(batch, steps * draws, TINY.head_noise, generator=rng)
+        errors = []
+        for k in range(draws):
+            z = torch.cat([noise[..., :TINY.noise],
+                           head.view(batch, steps, draws, -1)[:, :, k]], dim=-1)
+            errors.append(((g.scale(g.teacher(z, notes)) - g.scale(notes)) ** 2).sum(-1))
+        best = torch.stack(errors).min(0).values
+        by_hand = best[mask].sum() / (mask.sum() * 4)
+        plain = trainer(dataclasses.replace(TINY, pretrain_samples=1))
+        mse = plain.next_note_error(notes, mask, torch.Generator().manual_seed(5),
+                                    local=True)
+        z = torch.rand(batch, steps, g.noise_size, generator=torch.Generator().manual_seed(5))
+        predicted = plain.network.generator.teacher(z, notes)
+        scale = plain.network.generator.scale
+        plain_by_hand = ((scale(predicted) - scale(notes)) ** 2)[mask].mean()
+    assert float(got) == pytest.approx(float(by_hand), rel=1e-5)
+    assert float(mse) == pytest.approx(float(plain_by_hand), rel=1e-5)
+    with pytest.raises(ValueError, match="head_noise"):
+        CRNNGANConfig(head_noise=0, pretrain_samples=4)
+
+
+def test_best_of_draws_pretraining_makes_both_of_two_next_notes():
+    """Every pitch is -1 or +1 at random. The MSE teaches their mean, 0, whatever the
+    noise; the best of 16 draws teaches the noise to spread the pitches to both sides
+    (in 200 rounds not yet two sharp peaks: IMLE moves only the draw nearest a note)."""
+    pitch = np.random.default_rng(0).choice([-1.0, 1.0], size=(32, 24))
+    x = np.zeros((32, 24, 4), np.float32)
+    x[..., 2] = pitch
+    batch = {"x": torch.from_numpy(x), "mask": torch.ones(32, 24, dtype=torch.bool)}
+    pitches = {}
+    for draws in (1, 16):
+        config = dataclasses.replace(TINY, hidden=32, pretrain_samples=draws,
+                                     pretrain_steps=200, pretrain_min_length=24,
+                                     learning_rate=3e-3)
+        t = trainer(config)
+        t.fit([batch], lambda log: None, rounds=200)
+        with torch.no_grad():
+            notes = t.network.generator(t.noise(64, 24, torch.Generator().manual_seed(2)))[0]
+        pitches[draws] = notes[..., 2].flatten()
+    mse, best = pitches[1], pitches[16]
+    assert float(mse.std()) < 0.2 and float(mse.abs().median()) < 0.2, mse
+    assert float(best.std()) > 0.5 and float(best.abs().median()) > 0.4, best
+    assert 0.3 < float((best > 0).float().mean()) < 0.7, best
 
 
 def test_adversarial_rounds_update_both_sides_and_report_scalars(windows):
@@ -191,15 +247,13 @@ def test_a_side_far_ahead_is_frozen_and_not_updated(windows):
                zip(d_before, t.model.discriminator.parameters(), strict=True))
 
 
-def test_an_unfrozen_generator_minimizes_feature_matching(windows):
-    t = trainer(dataclasses.replace(TINY, pretrain_steps=0))
+def test_an_unfrozen_generator_minimizes_feature_matching_plus_mode_seeking(windows):
+    t = trainer(dataclasses.replace(TINY, pretrain_steps=0, mode_seeking=0.5))
     t.freezer.losses["discriminator"] = 0.01
     g_before = [p.clone() for p in t.model.generator.parameters()]
     loss, _, finite, scalars = t.apply(t.phases()[1].updates[1], windows)
     assert finite and scalars["frozen"] == 0.0
-    weight = t.config.mode_seeking
-    assert weight > 0  # on by default
-    assert loss == pytest.approx(scalars["feature_matching"] + weight * scalars["mode_seeking"])
+    assert loss == pytest.approx(scalars["feature_matching"] + 0.5 * scalars["mode_seeking"])
     assert any(not torch.equal(a, b) for a, b in
                zip(g_before, t.model.generator.parameters(), strict=True))
 
@@ -207,8 +261,8 @@ def test_an_unfrozen_generator_minimizes_feature_matching(windows):
 @pytest.mark.parametrize("feature_matching", [True, False])
 def test_without_mode_seeking_the_generator_minimizes_the_paper_loss(windows,
                                                                      feature_matching):
-    t = trainer(dataclasses.replace(TINY, pretrain_steps=0, feature_matching=feature_matching,
-                                    mode_seeking=0.0))
+    assert TINY.mode_seeking == 0  # off by default
+    t = trainer(dataclasses.replace(TINY, pretrain_steps=0, feature_matching=feature_matching))
     t.freezer.losses["discriminator"] = 0.01
     g = t.generator_step(windows)
     assert g["loss"] is not None
@@ -221,7 +275,8 @@ def test_mode_seeking_is_noise_distance_over_music_distance(windows):
     ignores its noise."""
     t = trainer(dataclasses.replace(TINY, pretrain_steps=0))
     draw = torch.Generator().manual_seed(3)
-    noise, other_noise = (torch.rand(4, 6, TINY.noise, generator=draw) for _ in range(2))
+    size = t.network.generator.noise_size
+    noise, other_noise = (torch.rand(4, 6, size, generator=draw) for _ in range(2))
     with torch.no_grad():
         fake, other = (t.network.generator(z)[0] for z in (noise, other_noise))
         scale = t.network.generator.scale
@@ -234,12 +289,12 @@ def test_mode_seeking_is_noise_distance_over_music_distance(windows):
     assert float(alike) > 100 * float(by_hand)
 
 
-def test_validation_reports_mse_and_score_gap_and_leaves_the_rng_alone(windows):
+def test_validation_reports_the_next_note_error_and_score_gap_and_leaves_the_rng_alone(windows):
     t = trainer()
     state = t.rng.get_state()
     with torch.no_grad():
         values = t.validation(windows)
-    assert set(values) == {"mse", "d_gap"} and float(values["mse"]) > 0
+    assert set(values) == {"next_note_error", "d_gap"} and float(values["next_note_error"]) > 0
     assert -1 < float(values["d_gap"]) < 1 and torch.equal(t.rng.get_state(), state)
     assert CRNNGANTrainer.validation_target is None
 
@@ -259,7 +314,7 @@ def test_the_log_has_per_side_columns_and_validation(run):
     for name in ("pretrain_step_loss", "pretrain_step_length", "discriminator_step_d_real",
                  "discriminator_step_d_fake", "discriminator_step_frozen",
                  "generator_step_frozen", "generator_step_feature_matching",
-                 "generator_step_adversarial", "valid_mse", "valid_d_gap"):
+                 "generator_step_adversarial", "valid_next_note_error", "valid_d_gap"):
         assert name in columns, name
     adversarial = [r for r in rows if r["discriminator_step_d_real"]]
     assert len(adversarial) == 4

@@ -141,7 +141,7 @@ def test_a_killed_run_resumes_to_the_same_weights_as_an_uninterrupted_one(choral
     assert [r["step"] for r in rows_b] == [str(s) for s in range(1, 17)]
     for ra, rb in zip(rows_a, rows_b, strict=True):
         for column in ra:
-            if column.endswith(("_loss", "_d_real", "_d_fake", "_frozen", "valid_mse")):
+            if column.endswith(("_loss", "_d_real", "_d_fake", "_frozen", "valid_next_note_error")):
                 assert ra[column] == rb[column], column
     frozen = np.array([float(r["generator_step_frozen"] or "nan") for r in rows_a])
     assert np.isfinite(frozen).any()  # the adversarial phase ran

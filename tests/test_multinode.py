@@ -316,7 +316,7 @@ def test_two_nodes_train_c_rnn_gan_as_one_process_on_the_combined_batch(gan, cho
     check_ranks(gan["cluster"], chorales_and_folk)
     one = gan["folder"] / "one"
     one_process(runner, [*gan["args"], "--batch-size", 6, "--out", one])
-    # not valid_mse: a validation scalar is a mean over batches weighted by their items,
+    # not valid_next_note_error: a validation scalar is a mean over batches weighted by their items,
     # and a masked mean over a batch depends on how the valid split is cut into batches,
     # i.e. on the number of processes (docs/distributed.md)
     columns = [c for c in log_rows(one)[0] if c.startswith(
