@@ -9,8 +9,8 @@ generated pieces, before and after ``refine-duration``.
    error of the lengths and of the onsets against the real piece, in beats, and the
    share of onsets on the sixteenth-note grid (within 5 % of a step), for the real,
    the stretched and the refined piece.
-2. Each folder of generated pieces (``--pieces``): the share of onsets on the grid and
-   the qualified-note rate (``deepsym.metrics``), before and after.
+2. Each folder of generated pieces (``--pieces``): the share of onsets on the grid, the
+   qualified-note rate (``deepsym.metrics``) and the length in seconds, before and after.
 3. With ``--velocities``: Velocity Net's mean absolute velocity error on the test split
    of ``--velocity-corpus`` (every input velocity set to 64 first), beside the best
    constant, each piece's own mean velocity.
@@ -66,7 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "grid_before": float(np.mean([on_grid(p) for p in pieces])),
             "grid_after": float(np.mean([on_grid(p) for p in after])),
             "qn_before": float(np.mean([qualified(p) for p in pieces])),
-            "qn_after": float(np.mean([qualified(p) for p in after]))}
+            "qn_after": float(np.mean([qualified(p) for p in after])),
+            "seconds_before": float(np.mean([p.duration_seconds for p in pieces])),
+            "seconds_after": float(np.mean([p.duration_seconds for p in after]))}
     results = {"run": str(args.run), "test_pieces": len(rows), "stretch": STRETCH,
                "held_out": held_out, "generated": generated}
     if args.velocities is not None:
@@ -142,9 +144,11 @@ def report(results: dict) -> str:
              f"{h['grid_after']:.1%} |"]
     if results["generated"]:
         lines += ["", "| generated pieces | onsets on the grid, before -> after | "
-                  "qualified-note rate, before -> after |", "|---|---|---|"]
+                  "qualified-note rate, before -> after | seconds, before -> after |",
+                  "|---|---|---|---|"]
         lines += [f"| {name} ({g['pieces']}) | {g['grid_before']:.1%} -> {g['grid_after']:.1%}"
-                  f" | {g['qn_before']:.3f} -> {g['qn_after']:.3f} |"
+                  f" | {g['qn_before']:.3f} -> {g['qn_after']:.3f} | "
+                  f"{g['seconds_before']:.1f} -> {g['seconds_after']:.1f} |"
                   for name, g in results["generated"].items()]
     if "velocity" in results:
         v = results["velocity"]

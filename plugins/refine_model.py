@@ -5,16 +5,20 @@ The notes of a piece (drums left out, all tracks merged, by start then pitch: ``
 order) are read as a sequence of three inputs per note: the time since the previous
 note began (its "gap"; 0 inside a chord) and its length, both as ``log2`` of beats
 (floored at 1/64 beat), and whether it starts a new onset. A bidirectional LSTM stack
-predicts, per note, ``log(original / given)`` of the gap and of the length. Training
+gives, per note, the odds of each original gap and each original length as a whole
+number of grid steps (``grid`` steps per beat, 1 to ``max_steps`` of them). Training
 (``refine_train``) stretches every gap and every length of real crops by its own
 factor, uniform in ``[1 - stretch, 1 + stretch]``, and asks for the originals back.
 
-Refining a piece multiplies each gap and length by the predicted factor and rebuilds the
-onsets from the gaps, so chords stay chords, notes keep their order in time, and
-pitches, velocities and tracks do not change (``deepsym.refining``'s invariants).
-
-Velocity Net reads the same inputs plus each note's pitch and bar phase (``notes-meter``)
-and predicts its velocity; its refiner changes velocities only.
+Refining a piece gives each gap and length its likeliest number of steps and rebuilds
+the onsets from the gaps, so every onset and length lands on the grid (the meter's
+subdivisions: on the beat grid from the piece's start), chords stay chords, notes keep
+their order in time, and pitches, velocities and tracks do not change
+(``deepsym.refining``'s invariants). A gap or length outside the net's range (longer
+than ``max_steps``, shorter than half a step) is rounded to the grid. The first Duration
+Net regressed a free stretch factor instead; on held-out chorales stretched in 80-120 %
+it left length errors of 0.022 beats (the classes: 0.003) and 12 % of onsets on the
+1/16 grid, each gap's small error adding up along the piece.
 """
 from __future__ import annotations
 
@@ -65,14 +69,20 @@ class NetConfig:
 @dataclass(frozen=True)
 class DurationNetConfig(NetConfig):
     """Duration Net: ``stretch`` sets the training distortion's range (0.2: factors in
-    80-120 %, the source material's)."""
+    80-120 %, the source material's); gaps and lengths are predicted in steps of
+    1/``grid`` beat (4: sixteenth notes), at most ``max_steps`` of them."""
 
     stretch: float = 0.2
+    grid: int = 4
+    max_steps: int = 32  # 8 beats at 4 steps per beat
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if not 0 < self.stretch < 1:
             raise ValueError(f"stretch must be in (0, 1), not {self.stretch}")
+        for name in ("grid", "max_steps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
 
 
 def inputs(gaps: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -84,19 +94,21 @@ def inputs(gaps: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 
 
 class DurationNet(nn.Module):
-    """Bidirectional LSTM stack → ``log(original / given)`` of each note's gap and length."""
+    """Bidirectional LSTM stack → for each note, logits of its original gap and length
+    being 1, 2, .. ``max_steps`` grid steps."""
 
     def __init__(self, config: DurationNetConfig) -> None:
         super().__init__()
+        self.grid, self.max_steps = config.grid, config.max_steps
         self.lstm = nn.LSTM(INPUTS, config.hidden, config.layers, batch_first=True,
                             bidirectional=config.bidirectional)
-        self.head = nn.Linear(config.outputs, 2)
+        self.head = nn.Linear(config.outputs, 2 * config.max_steps)
 
     def forward(self, gaps: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Log corrections ``(batch, notes, 2)`` (gap, length) for gaps and lengths
-        ``(batch, notes)`` in beats."""
+        """Logits ``(batch, notes, 2, max_steps)`` (gap, length; class ``k``: ``k + 1``
+        steps) for gaps and lengths ``(batch, notes)`` in beats."""
         out, _ = self.lstm(inputs(gaps, lengths))
-        return self.head(out)
+        return self.head(out).unflatten(-1, (2, self.max_steps))
 
 
 def beats_of(notes4: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -189,7 +201,7 @@ class NetRefiner:
 
 
 class DurationRefiner(NetRefiner):
-    """Duration Net re-timing every pitched note's gap and length."""
+    """Duration Net re-timing every pitched note's gap and length on its grid."""
 
     name = "refine-duration"
 
@@ -197,13 +209,29 @@ class DurationRefiner(NetRefiner):
         return _retimed(score, self.factors)
 
     def factors(self, gaps: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-        """The predicted factors ``(notes, 2)`` for gaps and lengths in beats."""
+        """The factors ``(notes, 2)`` that take gaps and lengths in beats to the
+        likeliest grid values (``snap``)."""
         def tensor(values: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(values[None], dtype=torch.float32, device=self.device)
 
         with torch.no_grad():
-            correction = self.model(tensor(gaps), tensor(lengths))[0]
-        return np.exp(correction.double().cpu().numpy())
+            logits = self.model(tensor(gaps), tensor(lengths))[0]
+        steps = logits.argmax(-1).cpu().numpy() + 1
+        given = np.stack([gaps, lengths], axis=-1)
+        wanted = snap(given, steps, self.model.grid, self.model.max_steps)
+        return np.divide(wanted, given, out=np.ones_like(given), where=given > 0)
+
+
+def snap(given: np.ndarray, steps: np.ndarray, grid: int, max_steps: int) -> np.ndarray:
+    """Gaps and lengths ``given`` in beats ``(notes, 2)`` set to the net's ``steps``
+    (grid steps, same shape). A value outside the net's range is rounded to the grid
+    instead: over ``max_steps`` steps, or under half a step (a gap: 0, the previous
+    note's onset, so near-simultaneous notes become a chord; a length: 1 step)."""
+    scaled = given * grid
+    outside = (scaled > max_steps + 0.5) | (scaled < 0.5)
+    rounded = np.rint(scaled)
+    rounded[:, 1] = np.maximum(rounded[:, 1], 1)
+    return np.where(outside, rounded, steps) / grid
 
 
 # -- Velocity Net ----------------------------------------------------------------------------

@@ -1,12 +1,14 @@
 """Training Duration Net: real ``notes4`` crops, each gap and length stretched by its own
-random factor, the network asked for the log of each stretch's inverse.
+random factor, the network asked for the original ones in grid steps.
 
 The factors ``1 + stretch * (2u - 1)`` come from the trainer's rng, drawn for the global
 batch (each process keeps its rows), so a resumed run and N processes draw what one
-uninterrupted process would. The loss is the mean squared error of the log corrections
-over the real notes' lengths and over the gaps that are not 0 (inside a chord the gap
-is 0 whatever the stretch); it is also the validation loss (on held-out crops stretched
-from a fixed seed), which early stopping and ``best.pt`` follow.
+uninterrupted process would. The loss is the cross-entropy of the original number of
+steps (rounded to the grid, at least 1) over the real notes' lengths and over the gaps
+that are not 0 (inside a chord the gap is 0 whatever the stretch), values beyond
+``max_steps`` left out; it is also the validation loss (on held-out crops stretched
+from a fixed seed), which early stopping and ``best.pt`` follow, with the share of
+values predicted exactly (``accuracy``).
 """
 from __future__ import annotations
 
@@ -26,8 +28,8 @@ class DurationTrainer(Trainer):
 
     def stretched(self, batch: dict[str, Any], generator: torch.Generator | None = None
                   ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """The batch's gaps and lengths stretched, the log corrections that undo the
-        stretches ``(batch, notes, 2)``, and the weights of the notes that count."""
+        """The batch's gaps and lengths stretched, the original ones as classes (grid
+        steps - 1) ``(batch, notes, 2)``, and the weights of the values that count."""
         gaps, lengths = beats_of(batch["x"].float())
         shape = (*gaps.shape, 2)
         if generator is None:
@@ -37,24 +39,36 @@ class DurationTrainer(Trainer):
         else:
             draws = torch.rand(shape, generator=generator, device=generator.device)
         factors = 1 + self.config.stretch * (2 * draws.to(self.device) - 1)
+        steps = torch.round(torch.stack([gaps, lengths], dim=-1) * self.config.grid)
+        steps = steps.clamp(min=1).long()
         real = batch["mask"].to(gaps.dtype)
-        weights = torch.stack([real * (gaps > 0), real], dim=-1)
-        return gaps * factors[..., 0], lengths * factors[..., 1], -torch.log(factors), weights
+        weights = torch.stack([real * (gaps > 0), real], dim=-1) \
+            * (steps <= self.config.max_steps)
+        classes = (steps.clamp(max=self.config.max_steps) - 1)
+        return gaps * factors[..., 0], lengths * factors[..., 1], classes, weights
 
-    def loss(self, batch: dict[str, Any], generator: torch.Generator | None = None, *,
-             local: bool = False) -> torch.Tensor:
-        gaps, lengths, target, weights = self.stretched(batch, generator)
-        error = ((self.model(gaps, lengths) - target) ** 2 * weights).sum()
-        return error / weights.sum() if local else self.global_mean(error, weights.sum())
+    def errors(self, batch: dict[str, Any], generator: torch.Generator | None = None
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Summed cross-entropy and exact predictions over the values that count, and
+        their number."""
+        gaps, lengths, classes, weights = self.stretched(batch, generator)
+        logits = self.model(gaps, lengths)
+        entropy = torch.nn.functional.cross_entropy(logits.flatten(0, -2), classes.flatten(),
+                                                    reduction="none").view_as(weights)
+        right = (logits.argmax(-1) == classes).to(weights.dtype)
+        return (entropy * weights).sum(), (right * weights).sum(), weights.sum()
 
     def stretch_step(self, batch: dict[str, Any]) -> torch.Tensor:
-        """Mean squared error of the predicted log corrections."""
-        return self.loss(batch)
+        """Cross-entropy of the original gaps and lengths in grid steps."""
+        entropy, _, count = self.errors(batch)
+        return self.global_mean(entropy, count)
 
     def validation(self, batch: dict[str, Any]) -> dict[str, Any]:
-        """The same loss on held-out crops, stretched from a fixed seed."""
-        return {"loss": self.loss(batch, torch.Generator(device=self.device).manual_seed(0),
-                                  local=True)}
+        """The same loss on held-out crops, stretched from a fixed seed, and the share
+        of values predicted exactly."""
+        entropy, right, count = self.errors(
+            batch, torch.Generator(device=self.device).manual_seed(0))
+        return {"loss": entropy / count, "accuracy": right / count}
 
 
 class VelocityTrainer(Trainer):

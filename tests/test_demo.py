@@ -19,7 +19,15 @@ from deepsym import read_midi
 from deepsym.audio import DEFAULT_SAMPLE_RATE
 from deepsym.cli import main
 from deepsym.data import build_corpus
-from deepsym.demo import CONDITIONS, MAX_POLYPHONY, TEMPERATURE, busy_cores, idle_cores
+from deepsym.demo import (
+    CONDITIONS,
+    MAX_POLYPHONY,
+    TEMPERATURE,
+    busy_cores,
+    changes,
+    idle_cores,
+)
+from deepsym.refining import check_refined
 from deepsym.steering import key_agrees, measure
 
 TINY = ["--steps", "3", "--seconds", "8", "--set", "hidden=24", "--set", "layers=1",
@@ -47,8 +55,9 @@ def test_every_piece_has_valid_midi_png_and_wav(demo):
     out, _ = demo
     names = [name for name, _, _ in CONDITIONS]
     assert sorted(p.name for p in (out / "pieces").iterdir()) == sorted(
-        f"{n}.{ext}" for n in names for ext in ("mid", "png", "wav"))
-    for name in names:
+        f"{n}{refined}.{ext}" for n in names for refined in ("", "-refined")
+        for ext in ("mid", "png", "wav"))
+    for name in [*names, *(f"{n}-refined" for n in names)]:
         midi = out / "pieces" / f"{name}.mid"
         score = read_midi(midi)
         peer = pretty_midi.PrettyMIDI(str(midi))
@@ -82,12 +91,34 @@ def test_the_report_shows_metrics_and_links_every_file(demo):
     assert "trained 3 steps" in report
 
 
+def test_each_refined_piece_keeps_its_notes_and_the_report_says_what_changed(demo):
+    out, _ = demo
+    report = (out / "report.md").read_text()
+    assert "## Refined by Duration Net" in report
+    section = report.split("## Refined by Duration Net")[1].split("\n## ")[0]
+    rows = {line.strip("| ").split(" | ")[0]: line.strip("| ").split(" | ")
+            for line in section.splitlines() if line.startswith("| ")}
+    for name, _, _ in CONDITIONS:
+        before = read_midi(out / "pieces" / f"{name}.mid")
+        after = read_midi(out / "pieces" / f"{name}-refined.mid")
+        check_refined(before, after, "refine-duration")  # pitches and order kept
+        lengths, onsets, grid, qualified = changes(before, after)
+        assert rows[name][1:] == [f"{lengths:.0%}", f"{onsets:.0%}",
+                                  f"{grid[0]:.0%} -> {grid[1]:.0%}",
+                                  f"{qualified[0]:.3f} -> {qualified[1]:.3f}"]
+        assert grid[1] == 1.0  # every onset on the sixteenth grid
+        assert f"](pieces/{name}-refined.png)" in report
+        assert f"](pieces/{name}-refined.wav)" in report
+    assert (out / "refine-duration" / "config.json").is_file()
+
+
 def test_the_report_sets_each_request_beside_what_was_measured(demo):
     out, _ = demo
     report = (out / "report.md").read_text()
     assert "## Asked and measured" in report
     names = {name for name, _, _ in CONDITIONS}
-    cells = [line.strip("| ").split(" | ") for line in report.splitlines()
+    section = report.split("## Asked and measured")[1].split("\n## ")[0]
+    cells = [line.strip("| ").split(" | ") for line in section.splitlines()
              if line.startswith("| ")]
     rows = {row[0]: row for row in cells if row[0] in names}
     assert len(rows) == len(CONDITIONS)
@@ -114,8 +145,10 @@ def test_it_prints_where_everything_is(demo):
     out, printed = demo
     assert f"the report: {out / 'report.md'}" in printed
     assert str(out / "pieces") in printed and f"the trained model: {out / 'run'}" in printed
-    assert "[2/4] training char-rnn-conditional" in printed and "thread" in printed
-    assert f"[3/4] sampling {len(CONDITIONS)} pieces" in printed
+    assert "[2/5] training char-rnn-conditional" in printed and "thread" in printed
+    assert f"[3/5] sampling {len(CONDITIONS)} pieces" in printed
+    assert "[4/5] training Refine Net's Duration Net" in printed
+    assert f"--refine {out / 'refine-duration'}" in printed
     assert (out / "run" / "config.json").is_file()
 
 
@@ -147,7 +180,7 @@ def test_without_a_renderer_wheel_it_writes_everything_but_audio(tmp_path, corpu
     assert main(["demo", "--out", str(out), "--corpus", str(corpus), *TINY]) == 0
     assert f"writing no audio ({reason})" in capsys.readouterr().out
     assert sorted(p.suffix for p in (out / "pieces").iterdir()) == \
-        [".mid"] * len(CONDITIONS) + [".png"] * len(CONDITIONS)
+        [".mid"] * 2 * len(CONDITIONS) + [".png"] * 2 * len(CONDITIONS)  # refined too
     report = (out / "report.md").read_text()
     assert ".wav" not in report and "](pieces/d-major.png)" in report
 

@@ -12,6 +12,7 @@ from deepsym_plugins.refine_model import (
     DurationRefiner,
     VelocityRefiner,
     rule_velocities,
+    snap,
     stretch_score,
 )
 from music21_corpus import first_chorales, real_midi_files
@@ -19,6 +20,7 @@ from music21_corpus import first_chorales, real_midi_files
 from deepsym import read_midi, write_midi
 from deepsym.cli import main
 from deepsym.data import Corpus, build_corpus
+from deepsym.data.fit import grid_share
 from deepsym.errors import DeepsymError, UnknownPluginError
 from deepsym.plugins import manager
 from deepsym.refining import check_refined, load_refiner, refine
@@ -108,11 +110,18 @@ def test_stretching_keeps_pitches_and_order_and_moves_every_length():
 # -- a real run ----------------------------------------------------------------------------
 
 
-def duration_error(a: Score, b: Score) -> float:
-    """Mean |length difference| in beats over the notes of two scores of the same notes."""
-    first = np.concatenate([t.notes["duration"] for t in a.tracks]).astype(float)
-    second = np.concatenate([t.notes["duration"] for t in b.tracks]).astype(float)
-    return float(np.mean(np.abs(first - second))) / a.ticks_per_beat
+def errors(a: Score, b: Score) -> tuple[float, float]:
+    """Mean |length difference| and |onset difference| in beats over the notes of two
+    scores of the same notes."""
+    first, second = (np.concatenate([t.notes for t in s.tracks]) for s in (a, b))
+    return tuple(float(np.mean(np.abs(first[f].astype(float) - second[f]))) / a.ticks_per_beat
+                 for f in ("duration", "start"))
+
+
+def on_grid(score: Score) -> float:
+    """The share of notes starting on the sixteenth-note grid."""
+    starts = np.concatenate([t.notes["start"] for t in score.tracks]).astype(np.int64)
+    return grid_share(score.to_beats(starts), 4)
 
 
 @pytest.fixture(scope="module")
@@ -134,19 +143,35 @@ def run(corpus):
     return out
 
 
-def test_a_short_run_lowers_the_duration_error_of_stretched_held_out_chorales(run, corpus):
+def test_a_short_run_puts_stretched_held_out_chorales_back_on_the_grid(run, corpus):
+    """Lengths nearer the real ones and every onset back on the grid (the stretched
+    pieces have few there). Onsets are not asserted nearer: each gap the net gets wrong
+    moves every later onset, and 600 small steps get many wrong (docs/results.md)."""
     opened = Corpus.open(corpus)
     refiner = load_refiner(run)
     assert isinstance(refiner, DurationRefiner)
-    before = after = 0.0
+    before, after, grid = np.zeros(2), np.zeros(2), []
     for i in opened.split("test"):
         real = opened.score(int(i))
         stretched = stretch_score(real, 0.2, seed=int(i))
         refined = refine(stretched, [refiner])  # the invariants are checked here
-        before += duration_error(stretched, real)
-        after += duration_error(refined, real)
-    print(f"duration error {before:.4f} -> {after:.4f} beats (sum over pieces)")
-    assert after < 0.95 * before, (before, after)
+        before += errors(stretched, real)
+        after += errors(refined, real)
+        grid.append((on_grid(real), on_grid(stretched), on_grid(refined)))
+    print(f"length, onset error {before} -> {after} beats (sum over pieces); on the grid "
+          f"(real, stretched, refined) {np.mean(grid, axis=0)}")
+    assert after[0] < 0.6 * before[0], (before, after)
+    real, stretched, refined = np.mean(grid, axis=0)
+    assert real > 0.99 and refined == 1.0 and stretched < 0.5
+
+
+def test_snapping_keeps_chords_and_rounds_what_the_net_cannot_reach():
+    """Gaps and lengths of 1/2 step to 32 steps take the net's answer; a gap under half
+    a step joins the previous onset (a chord), a length under it is one step."""
+    given = np.array([[0.0, 0.3], [0.6, 12.1], [9.0, 1.1], [0.1, 0.1]])  # beats
+    steps = np.array([[3, 1], [2, 32], [32, 4], [1, 2]])  # what the net says
+    np.testing.assert_allclose(snap(given, steps, grid=4, max_steps=32),
+                               [[0.0, 0.25], [0.5, 12.0], [9.0, 1.0], [0.0, 0.25]])
 
 
 def test_refine_and_sample_refine_from_the_command_line(run, corpus, tmp_path, capsys):
