@@ -4,7 +4,7 @@ Each net is a model trained with ``deepsym train NAME --corpus C`` (generating n
 and the refiner of the same name that loads its runs (``deepsym refine``):
 
 - ``refine-duration``: Duration Net, a bidirectional LSTM that undoes random stretches
-  of note lengths and rests (on ``notes4``);
+  of note lengths and rests, re-timing them on a grid (on ``notes4``);
 - ``refine-velocity``: Velocity Net, a bidirectional LSTM giving each note a velocity
   from its timing, pitch and place in the bar (on ``notes-meter``, registered here); it
   learns from a corpus with dynamics (performed MIDI), which the chorales have not.
@@ -33,7 +33,7 @@ def register_models(register: Register) -> None:
         module=f"{MODEL}:DurationNet", trainer=f"{TRAIN}:DurationTrainer",
         sampler=None, representation="notes4", extra="refine",
         description="Duration Net (a refiner): bidirectional LSTM undoing random 80-120% "
-                    "stretches of note lengths and rests"))
+                    "stretches of note lengths and rests on the sixteenth grid"))
     register(ModelSpec(
         name="refine-velocity", config=f"{MODEL}:VelocityNetConfig",
         module=f"{MODEL}:VelocityNet", trainer=f"{TRAIN}:VelocityTrainer",
