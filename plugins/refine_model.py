@@ -10,15 +10,16 @@ number of grid steps (``grid`` steps per beat, 1 to ``max_steps`` of them). Trai
 (``refine_train``) stretches every gap and every length of real crops by its own
 factor, uniform in ``[1 - stretch, 1 + stretch]``, and asks for the originals back.
 
-Refining a piece gives each gap and length its likeliest number of steps and rebuilds
-the onsets from the gaps, so every onset and length lands on the grid (the meter's
-subdivisions: on the beat grid from the piece's start), chords stay chords, notes keep
-their order in time, and pitches, velocities and tracks do not change
-(``deepsym.refining``'s invariants). A gap or length outside the net's range (longer
-than ``max_steps``, shorter than half a step) is rounded to the grid. The first Duration
-Net regressed a free stretch factor instead; on held-out chorales stretched in 80-120 %
-it left length errors of 0.022 beats (the classes: 0.003) and 12 % of onsets on the
-1/16 grid, each gap's small error adding up along the piece.
+Refining a piece gives each gap and length its likeliest number of steps among those a
+stretch could have come from (``possible``) and rebuilds the onsets from the gaps, so
+every onset and length lands on the grid (the meter's subdivisions: on the beat grid
+from the piece's start), chords stay chords, notes keep their order in time, and
+pitches, velocities and tracks do not change (``deepsym.refining``'s invariants). A gap
+or length outside the net's range (longer than ``max_steps``, shorter than half a step)
+is rounded to the grid. The first Duration Net regressed a free stretch factor
+instead; on held-out chorales stretched in 80-120 % it left length errors of 0.022
+beats (the classes: 0.0024) and 12 % of onsets on the 1/16 grid, each gap's small error
+adding up along the piece.
 """
 from __future__ import annotations
 
@@ -99,7 +100,8 @@ class DurationNet(nn.Module):
 
     def __init__(self, config: DurationNetConfig) -> None:
         super().__init__()
-        self.grid, self.max_steps = config.grid, config.max_steps
+        self.grid, self.max_steps, self.stretch = config.grid, config.max_steps, \
+            config.stretch
         self.lstm = nn.LSTM(INPUTS, config.hidden, config.layers, batch_first=True,
                             bidirectional=config.bidirectional)
         self.head = nn.Linear(config.outputs, 2 * config.max_steps)
@@ -210,16 +212,31 @@ class DurationRefiner(NetRefiner):
 
     def factors(self, gaps: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         """The factors ``(notes, 2)`` that take gaps and lengths in beats to the
-        likeliest grid values (``snap``)."""
+        likeliest grid values the stretch allows (``possible``, ``snap``)."""
         def tensor(values: np.ndarray) -> torch.Tensor:
             return torch.as_tensor(values[None], dtype=torch.float32, device=self.device)
 
         with torch.no_grad():
-            logits = self.model(tensor(gaps), tensor(lengths))[0]
-        steps = logits.argmax(-1).cpu().numpy() + 1
+            logits = self.model(tensor(gaps), tensor(lengths))[0].double().cpu().numpy()
         given = np.stack([gaps, lengths], axis=-1)
-        wanted = snap(given, steps, self.model.grid, self.model.max_steps)
+        net = self.model
+        logits[~possible(given, net.grid, net.max_steps, net.stretch)] = -np.inf
+        wanted = snap(given, logits.argmax(-1) + 1, net.grid, net.max_steps)
         return np.divide(wanted, given, out=np.ones_like(given), where=given > 0)
+
+
+def possible(given: np.ndarray, grid: int, max_steps: int, stretch: float) -> np.ndarray:
+    """Which step counts ``1..max_steps`` (last axis) each of ``given`` (beats, any
+    shape) may have been before a stretch by a factor in ``[1 - stretch, 1 + stretch]``,
+    the nearest step count always included. The net's odds are read among these only:
+    it learned from such stretches alone, and a rare value (a rest of 2.5 beats, which
+    chorales seldom have between onsets) could otherwise come back as a common one
+    (half a beat), moving every later onset."""
+    steps = np.arange(1, max_steps + 1)
+    scaled = given[..., None] * grid
+    nearest = np.clip(np.rint(scaled), 1, max_steps)
+    return ((steps >= scaled / (1 + stretch) - 1e-6) & (steps <= scaled / (1 - stretch) + 1e-6)
+            | (steps == nearest))
 
 
 def snap(given: np.ndarray, steps: np.ndarray, grid: int, max_steps: int) -> np.ndarray:

@@ -301,9 +301,9 @@ def _refine(corpus: Path, run: Path, pieces: list[DemoPiece], steps: int | None,
         refined = refine(score, [refiner])
         midi = piece.midi.with_name(f"{piece.name}-refined.mid")
         write_midi(refined, midi)
-        out.append(dataclasses.replace(piece, refined=RefinedPiece(
+        out.append(dataclasses.replace(piece, refined=RefinedPiece(  # the file, as written
             midi, midi.with_suffix(".png"), midi.with_suffix(".wav"),
-            *changes(score, refined))))
+            *changes(score, read_midi(midi)))))
     moved = sum(p.refined.onsets_moved for p in out) / max(1, len(out))
     say(f"      {result.step} steps; {moved:.0%} of the onsets moved on average")
     return out
