@@ -165,6 +165,23 @@ def test_a_short_run_puts_stretched_held_out_chorales_back_on_the_grid(run, corp
     assert real > 0.99 and refined == 1.0 and stretched < 0.5
 
 
+def test_a_pickup_keeps_its_place_against_the_bars(run, corpus):
+    """A piece whose first note comes 2.5 beats in keeps it there: a gap on the grid
+    keeps its step (the net alone reads 2.5 beats as the likelier 3)."""
+    real = Corpus.open(corpus).score(0)
+    shift = int(2.5 * real.ticks_per_beat)
+    late = dataclasses.replace(real, tracks=[t.replace(notes=_shifted(t.notes, shift))
+                                             for t in real.tracks])
+    refined = refine(late, [load_refiner(run)])
+    assert min(int(t.notes["start"].min()) for t in refined.tracks) == shift
+
+
+def _shifted(notes: np.ndarray, ticks: int) -> np.ndarray:
+    out = notes.copy()
+    out["start"] += ticks
+    return out
+
+
 def test_the_net_chooses_among_the_originals_a_stretch_allows():
     """A gap of 2.5 beats stretched by 80-120 % was 2.08 to 3.13 beats: 9 to 12 of 16ths;
     one of 0.1 beat, no whole step: the nearest, 1."""
@@ -175,12 +192,14 @@ def test_the_net_chooses_among_the_originals_a_stretch_allows():
 
 
 def test_snapping_keeps_chords_and_rounds_what_the_net_cannot_reach():
-    """Gaps and lengths of 1/2 step to 32 steps take the net's answer; a gap under half
-    a step joins the previous onset (a chord), a length under it is one step."""
-    given = np.array([[0.0, 0.3], [0.6, 12.1], [9.0, 1.1], [0.1, 0.1]])  # beats
-    steps = np.array([[3, 1], [2, 32], [32, 4], [1, 2]])  # what the net says
+    """Gaps and lengths of 1/2 step to 32 steps off the grid take the net's answer; on
+    the grid (within 5 % of a step) they keep their step; a gap under half a step joins
+    the previous onset (a chord), a length under it is one step."""
+    given = np.array([[0.0, 0.3], [0.6, 12.1], [9.0, 1.1], [0.1, 0.1], [2.5, 0.76]])
+    steps = np.array([[3, 1], [2, 32], [32, 4], [1, 2], [12, 4]])  # what the net says
     np.testing.assert_allclose(snap(given, steps, grid=4, max_steps=32),
-                               [[0.0, 0.25], [0.5, 12.0], [9.0, 1.0], [0.0, 0.25]])
+                               [[0.0, 0.25], [0.5, 12.0], [9.0, 1.0], [0.0, 0.25],
+                                [2.5, 0.75]])
 
 
 def test_refine_and_sample_refine_from_the_command_line(run, corpus, tmp_path, capsys):
