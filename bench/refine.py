@@ -30,7 +30,7 @@ import numpy as np
 from deepsym_plugins.refine_model import stretch_score
 
 from deepsym.data import Corpus, find_midi_files
-from deepsym.data.fit import grid_share
+from deepsym.data.fit import onsets_on_grid
 from deepsym.fileio import write_atomic
 from deepsym.midi import read_midi
 from deepsym.plugins import manager
@@ -52,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stretched = stretch_score(real, STRETCH, seed=int(i))
         refined = refine(stretched, [refiner])
         rows.append([*_errors(stretched, real), *_errors(refined, real),
-                     on_grid(real), on_grid(stretched), on_grid(refined)])
+                     *(onsets_on_grid(s, GRID) for s in (real, stretched, refined))])
     held_out = dict(zip(("length_error_before", "onset_error_before", "length_error_after",
                          "onset_error_after", "grid_real", "grid_before", "grid_after"),
                         np.mean(rows, axis=0).tolist(), strict=True))
@@ -63,8 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         after = [refine(p, [refiner]) for p in pieces]
         generated[str(folder)] = {
             "pieces": len(pieces),
-            "grid_before": float(np.mean([on_grid(p) for p in pieces])),
-            "grid_after": float(np.mean([on_grid(p) for p in after])),
+            "grid_before": float(np.mean([onsets_on_grid(p, GRID) for p in pieces])),
+            "grid_after": float(np.mean([onsets_on_grid(p, GRID) for p in after])),
             "qn_before": float(np.mean([qualified(p) for p in pieces])),
             "qn_after": float(np.mean([qualified(p) for p in after])),
             "seconds_before": float(np.mean([p.duration_seconds for p in pieces])),
@@ -122,13 +122,6 @@ def _errors(score: Score, real: Score) -> tuple[float, float]:
     tpb = real.ticks_per_beat
     return (float(np.mean(np.abs(a["duration"].astype(float) - b["duration"]))) / tpb,
             float(np.mean(np.abs(a["start"].astype(float) - b["start"]))) / tpb)
-
-
-def on_grid(score: Score) -> float:
-    """The share of notes that start on the sixteenth-note grid (within
-    ``deepsym.data.fit.TOLERANCE`` of a step, as corpus fitting counts it)."""
-    starts = np.concatenate([t.notes["start"] for t in score.tracks]).astype(np.int64)
-    return grid_share(score.to_beats(starts), GRID)
 
 
 def report(results: dict) -> str:

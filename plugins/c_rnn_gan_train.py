@@ -1,6 +1,7 @@
 """Training C-RNN-GAN: pretraining of the generator on next-note prediction (the best of
 several noise draws at each step, see ``CRNNGANConfig.pretrain_samples``) with a growing
-sequence length, then adversarial rounds (a discriminator update, a generator update) with freezing.
+sequence length, then adversarial rounds (a discriminator update, a generator update)
+with freezing.
 
 Batches are ``deepsym.data.loaders.collate``'s dicts of ``notes4`` crops: ``x``
 ``(batch, steps, 4)`` float32 and ``mask`` (real steps). Every update logs named
@@ -83,7 +84,7 @@ class CRNNGANTrainer(Trainer):
         generator's noise per step. From the trainer's rng: drawn for the global batch,
         this process's rows (so N processes draw what one process would for the combined
         batch); from ``generator``: ``batch`` rows, drawn where that generator lives."""
-        shape = (steps, size or self.network.generator.noise_size)
+        shape = (steps, self.network.generator.noise_size if size is None else size)
         if generator is not None:
             return torch.rand(batch, *shape, generator=generator,
                               device=generator.device).to(self.device)

@@ -101,8 +101,7 @@ class DurationNet(nn.Module):
 
     def __init__(self, config: DurationNetConfig) -> None:
         super().__init__()
-        self.grid, self.max_steps, self.stretch = config.grid, config.max_steps, \
-            config.stretch
+        self.max_steps = config.max_steps
         self.lstm = nn.LSTM(INPUTS, config.hidden, config.layers, batch_first=True,
                             bidirectional=config.bidirectional)
         self.head = nn.Linear(config.outputs, 2 * config.max_steps)
@@ -199,8 +198,7 @@ class NetRefiner:
     name: str
 
     def __init__(self, trained: Trained) -> None:
-        self.model = trained.model
-        self.device = trained.device
+        self.model, self.config, self.device = trained.model, trained.config, trained.device
 
 
 class DurationRefiner(NetRefiner):
@@ -220,9 +218,9 @@ class DurationRefiner(NetRefiner):
         with torch.no_grad():
             logits = self.model(tensor(gaps), tensor(lengths))[0].double().cpu().numpy()
         given = np.stack([gaps, lengths], axis=-1)
-        net = self.model
-        logits[~possible(given, net.grid, net.max_steps, net.stretch)] = -np.inf
-        wanted = snap(given, logits.argmax(-1) + 1, net.grid, net.max_steps)
+        c = self.config
+        logits[~possible(given, c.grid, c.max_steps, c.stretch)] = -np.inf
+        wanted = snap(given, logits.argmax(-1) + 1, c.grid, c.max_steps)
         return np.divide(wanted, given, out=np.ones_like(given), where=given > 0)
 
 

@@ -5,6 +5,7 @@ training conditions, and the steering measurements of the demo. Real chorales, t
 models."""
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -16,7 +17,13 @@ from music21_corpus import real_midi_files
 from deepsym import read_midi, write_midi
 from deepsym.cli import main
 from deepsym.data import Corpus, build_corpus
-from deepsym.data.fit import GRIDS, condition_ranges, notated_grid, voice_range
+from deepsym.data.fit import (
+    GRIDS,
+    condition_ranges,
+    notated_grid,
+    onsets_on_grid,
+    voice_range,
+)
 from deepsym.data.loaders import transpose_score
 from deepsym.data.stats import estimate_key, pitch_class_histogram
 from deepsym.errors import DeepsymError
@@ -147,6 +154,21 @@ def test_the_vocabulary_is_chosen_per_corpus(corpus, performed, tmp_path):
     assert played.config.for_corpus(corpus) == played.config  # resolved: kept as it is
     chosen = prepared(corpus, tmp_path / "c", "char-rnn", vocabulary="events")
     assert chosen.config.vocabulary == "events"
+
+
+def test_onsets_on_the_grid_are_counted_over_every_track():
+    """Ticks at 480 per beat: 0 and 120 are sixteenths, 130 is not (10 ticks off, over 5 %
+    of a 120-tick step), 125 is (5 ticks), in either track; no notes: 1."""
+    chorale = read_midi(real_midi_files()[0])
+    tracks = chorale.tracks[:2]
+    starts = ([0, 130], [125, 240])
+    notes = [t.notes[:2].copy() for t in tracks]
+    for n, s in zip(notes, starts, strict=True):
+        n["start"] = s
+    score = dataclasses.replace(chorale, ticks_per_beat=480, tracks=[
+        t.replace(notes=n) for t, n in zip(tracks, notes, strict=True)])
+    assert onsets_on_grid(score, 4) == 0.75 and onsets_on_grid(score, 1) == 0.25
+    assert onsets_on_grid(dataclasses.replace(score, tracks=[]), 4) == 1.0
 
 
 def test_condition_ranges_are_the_middle_of_the_train_split(corpus):

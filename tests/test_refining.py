@@ -21,7 +21,7 @@ from music21_corpus import first_chorales, real_midi_files
 from deepsym import read_midi, write_midi
 from deepsym.cli import main
 from deepsym.data import Corpus, build_corpus
-from deepsym.data.fit import grid_share
+from deepsym.data.fit import onsets_on_grid
 from deepsym.errors import DeepsymError, UnknownPluginError
 from deepsym.plugins import manager
 from deepsym.refining import check_refined, load_refiner, refine
@@ -119,12 +119,6 @@ def errors(a: Score, b: Score) -> tuple[float, float]:
                  for f in ("duration", "start"))
 
 
-def on_grid(score: Score) -> float:
-    """The share of notes starting on the sixteenth-note grid."""
-    starts = np.concatenate([t.notes["start"] for t in score.tracks]).astype(np.int64)
-    return grid_share(score.to_beats(starts), 4)
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     root = tmp_path_factory.mktemp("refine")
@@ -157,7 +151,7 @@ def test_a_short_run_puts_stretched_held_out_chorales_back_on_the_grid(run, corp
         refined = refine(stretched, [refiner])  # the invariants are checked here
         before += errors(stretched, real)
         after += errors(refined, real)
-        grid.append((on_grid(real), on_grid(stretched), on_grid(refined)))
+        grid.append([onsets_on_grid(s, 4) for s in (real, stretched, refined)])
     print(f"length, onset error {before} -> {after} beats (sum over pieces); on the grid "
           f"(real, stretched, refined) {np.mean(grid, axis=0)}")
     assert after[0] < 0.6 * before[0] and after[1] < 0.5 * before[1], (before, after)

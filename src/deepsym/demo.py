@@ -316,12 +316,11 @@ def changes(before: Score, after: Score) -> tuple[float, float, tuple[float, flo
     after, and the qualified-note rate before and after."""
     import numpy as np
 
-    from deepsym.data.fit import grid_share
+    from deepsym.data.fit import onsets_on_grid
     from deepsym.metrics import qualified_note_rate
 
     old, new = (np.concatenate([t.notes for t in s.tracks]) for s in (before, after))
-    grid = tuple(grid_share(s.to_beats(n["start"].astype(np.int64)), GRID)
-                 for s, n in ((before, old), (after, new)))
+    grid = (onsets_on_grid(before, GRID), onsets_on_grid(after, GRID))
     return (float(np.mean(old["duration"] != new["duration"])),
             float(np.mean(old["start"] != new["start"])), grid,
             (qualified_note_rate(before), qualified_note_rate(after)))

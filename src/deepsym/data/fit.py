@@ -16,6 +16,7 @@ import numpy as np
 
 from deepsym.data.corpus import Corpus
 from deepsym.representations.base import CONDITIONS, Representation
+from deepsym.score import Score
 
 SAMPLE = 500  # pieces read per measurement, evenly spaced over the split
 GRIDS = (1, 2, 3, 4, 6, 8, 12, 16, 24)  # steps per beat tried, coarsest first
@@ -53,6 +54,14 @@ def grid_share(beats: np.ndarray, steps_per_beat: int, tolerance: float = TOLERA
     ``steps_per_beat`` steps per beat (1.0 for none)."""
     steps = np.asarray(beats, np.float64) * steps_per_beat
     return float(np.mean(np.abs(steps - np.round(steps)) <= tolerance)) if len(steps) else 1.0
+
+
+def onsets_on_grid(score: Score, steps_per_beat: int) -> float:
+    """The share of ``score``'s notes (every track) that start on a grid of
+    ``steps_per_beat`` steps per beat (``grid_share``)."""
+    starts = np.concatenate([t.notes["start"] for t in score.tracks]).astype(np.int64) \
+        if score.tracks else np.empty(0, np.int64)
+    return grid_share(score.to_beats(starts), steps_per_beat)
 
 
 def condition_ranges(corpus: Corpus, names: Sequence[str], split: str = "train"
