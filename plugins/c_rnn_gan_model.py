@@ -106,8 +106,9 @@ class CRNNGANConfig:
         if self.head_noise < 0:
             raise ValueError(f"head_noise must be >= 0, not {self.head_noise}")
         if self.pretrain_samples > 1 and not self.head_noise:
-            raise ValueError("pretrain_samples > 1 needs head_noise: without it every draw "
-                             "of a step gives the same note")
+            raise ValueError("pretrain_samples > 1 needs head_noise > 0 (without it every "
+                             "draw of a step gives the same note); with head_noise=0, set "
+                             "pretrain_samples=1")
         if self.pretrain_steps < 0:
             raise ValueError(f"pretrain_steps must be >= 0, not {self.pretrain_steps}")
         for name in ("learning_rate", "adversarial_learning_rate_factor",
