@@ -5,14 +5,16 @@
 
 1. Trains, side by side with ``--threads`` torch threads each, ``musegan`` in each mode
    for ``--minutes`` on the JSB chorales (``deepsym train``, the default config
-   otherwise), and with ``--ensembles`` a hybrid model on the ``ensembles`` corpus with
-   ``rule="family"`` (5 tracks by instrument family).
+   otherwise); with ``--paper-critic`` also a hybrid model whose critic reads the
+   piano-roll alone (``critic_streams=["roll"]``, the paper's critic), and with
+   ``--ensembles`` a hybrid model on the ``ensembles`` corpus with ``rule="family"`` (5
+   tracks by instrument family).
 2. Samples ``--pieces`` phrases (one phrase: the model's 4 bars) from each model and cuts
    every piece of the corpus's **test** split into phrases of the same bars.
 3. Per track: empty-bar rate (EB), used pitch classes per bar (UPC), qualified-note
    rate (QN; at 16 steps a bar every note qualifies, so QN2, notes of at least 2 steps,
-   is given too), and the tonal distance (TD) of every pair of tracks; as in the
-   paper, means over phrases (``deepsym.metrics.multitrack``). Plagiarism: the longest
+   is given too), notes per bar, and the tonal distance (TD) of every pair of tracks;
+   as in the paper, means over phrases (``deepsym.metrics.multitrack``). Plagiarism: the longest
    run of notes each phrase shares with a piece of the train split (the test phrases
    too, for reference).
 
@@ -61,6 +63,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not (folder / "CURRENT").exists():
             deepsym("corpus", "build", "--dataset", dataset, "-o", folder, "-q")
     runs = {mode: ("jsb", out / "runs" / mode, ("--set", f"mode={mode}")) for mode in MODES}
+    if args.paper_critic:
+        runs["hybrid, the paper's critic"] = ("jsb", out / "runs" / "paper-critic",
+                                              ("--set", 'critic_streams=["roll"]'))
     if args.ensembles:
         runs["hybrid, ensembles"] = ("ensembles", out / "runs" / "ensembles",
                                      ("--set", "rule=family", "--set", "n_tracks=5"))
@@ -107,6 +112,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--pieces", type=int, default=64, help="phrases sampled per model")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads of each training (they run side by side)")
+    parser.add_argument("--paper-critic", action="store_true",
+                        help="also a hybrid model whose critic reads the piano-roll alone")
     parser.add_argument("--ensembles", action="store_true",
                         help="also a hybrid model on the ensembles corpus (rule=family)")
     return parser
@@ -122,7 +129,8 @@ def _phrases(corpus: Corpus, representation: Representation, bars: int) -> np.nd
 
 
 def _measure(phrases: np.ndarray, representation: Representation) -> dict[str, Any]:
-    """Per track: EB, UPC, QN, QN2, means over the phrases; TD per pair of tracks."""
+    """Per track: EB, UPC, QN, QN2, notes per bar, means over the phrases; TD per pair
+    of tracks."""
     low = representation.options["pitch_range"][0]
 
     def mean(values: list[np.ndarray]) -> list[float | None]:
@@ -141,6 +149,7 @@ def _measure(phrases: np.ndarray, representation: Representation) -> dict[str, A
         "UPC": mean([multitrack.used_pitch_classes(p, low) for p in phrases]),
         "QN": mean([multitrack.qualified_note_rate(p) for p in phrases]),
         "QN2": mean([multitrack.qualified_note_rate(p, min_steps=2) for p in phrases]),
+        "notes per bar": mean([multitrack.notes_per_bar(p) for p in phrases]),
         "TD": {f"{a + 1}-{b + 1}": td[a * tracks + b]
                for a in range(tracks) for b in range(a + 1, tracks)},
         "density": float(phrases.mean()),
@@ -161,14 +170,15 @@ def report(results: dict[str, Any]) -> str:
         tracks = len(next(iter(sets.values()))["EB"])
         names = "/".join(str(k + 1) for k in range(tracks))
         lines += [f"### {corpus}", "",
-                  f"| set | phrases | EB % (tracks {names}) | UPC | QN % | QN2 % | density % | "
-                  "TD (pairs) | longest copied run (mean / max) |", "|---" * 9 + "|"]
+                  f"| set | phrases | EB % (tracks {names}) | UPC | QN % | QN2 % | notes per bar | "
+                  "density % | TD (pairs) | longest copied run (mean / max) |", "|---" * 10 + "|"]
         for name, m in sets.items():
             label = name if "steps" not in m else f"{name} ({m['steps']} rounds)"
             td = ", ".join(f"{pair}: {_num(v)}" for pair, v in m["TD"].items())
             lines.append(
                 f"| {label} | {m['phrases']} | {_row(m['EB'], 100)} | {_row(m['UPC'])} | "
-                f"{_row(m['QN'], 100)} | {_row(m['QN2'], 100)} | {100 * m['density']:.2f} | "
+                f"{_row(m['QN'], 100)} | {_row(m['QN2'], 100)} | {_row(m['notes per bar'])} | "
+                f"{100 * m['density']:.2f} | "
                 f"{td} | {m['copied_run_mean']:.1f} / {m['copied_run_max']} |")
         lines.append("")
     return "\n".join([*lines, PAPER, ""])

@@ -17,9 +17,15 @@ then steps) and then pitch (octaves, then the 12 pitch classes), batch norm and 
 between (batch norm in the generator only). The critic reads all tracks as channels of
 3-D convolutions over (bars, steps, pitches), pitch first, and gives one score.
 
-Binary neurons (Dong & Yang, "Convolutional generative adversarial networks with binary
-neurons", ISMIR 2018): ``binary="deterministic"`` rounds the generator's probabilities,
-``"stochastic"`` draws each note from them, both passing gradients straight through.
+From BinaryMuseGAN (Dong & Yang, "Convolutional generative adversarial networks with
+binary neurons for polyphonic music generation", ISMIR 2018):
+
+- binary neurons: ``binary="deterministic"`` rounds the generator's probabilities,
+  ``"stochastic"`` draws each note from them, both passing gradients straight through;
+- the critic's chroma and onset streams beside the piano-roll (``critic_streams``),
+  which let it see, and so the generator learn, harmony and how notes are cut;
+- a refiner per track (``refiner_units`` residual units over time and pitch) between
+  the bar generators and the binary neurons.
 
 Sources: "the paper" is Dong, Hsiao, Yang and Yang, "MuseGAN: multi-track sequential
 generative adversarial networks for symbolic music generation and accompaniment",
@@ -37,6 +43,7 @@ from torch import nn
 from deepsym.representations.bars import FAMILIES, Bars
 
 MODES = ("jamming", "composer", "hybrid")
+STREAMS = ("roll", "chroma", "onsets")
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,9 @@ class MuseGANConfig:
     ``rule="family"``, ``n_tracks=5``, ``steps_per_beat=24``. Training is WGAN-GP:
     ``n_critic`` critic updates per generator update, gradient penalty weight
     ``gp_weight``, Adam at ``learning_rate`` with ``betas`` for both sides (the paper's).
+    The critic reads the piano-roll, its chroma and its note starts and ends
+    (BinaryMuseGAN's streams: on JSB they cut the generator's notes into far fewer
+    pieces, docs/results.md); ``critic_streams=("roll",)`` is the paper's critic.
     """
 
     mode: Literal["jamming", "composer", "hybrid"] = "hybrid"
@@ -63,6 +73,11 @@ class MuseGANConfig:
     latent: int = 32  # values per random vector (the paper: 32 for each of the four)
     generator_channels: int = 128  # the bar generator's widest layer
     critic_channels: int = 64
+    # residual units of each track's refiner after the bar generators (BinaryMuseGAN's R);
+    # none by default: on JSB, 2 units slowed rounds 2.5 times and gave no longer notes
+    refiner_units: int = 0
+    # the critic's views of a phrase (see Critic); ("roll",) is the paper's critic
+    critic_streams: tuple[str, ...] = ("roll", "chroma", "onsets")
     # binary neurons in training (BinaryMuseGAN); ours by default, the paper's MuseGAN has
     # none. Measured on JSB, 4 minutes on a shared CPU: with none, 171 rounds left
     # probabilities that a 0.5 threshold turned into 20 notes a phrase, the same in every
@@ -80,6 +95,8 @@ class MuseGANConfig:
                      "generator_channels", "critic_channels", "n_critic", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.refiner_units < 0:
+            raise ValueError(f"refiner_units must be >= 0, not {self.refiner_units}")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}, not {self.mode!r}")
         if self.n_pitches < 12 or self.n_pitches % 12:
@@ -91,6 +108,11 @@ class MuseGANConfig:
         if self.rule == "family" and self.n_tracks != len(FAMILIES):
             raise ValueError(f'rule="family" needs n_tracks={len(FAMILIES)}, not '
                              f"{self.n_tracks}")
+        unknown = set(self.critic_streams) - set(STREAMS)
+        if unknown or not self.critic_streams or len(set(self.critic_streams)) < len(
+                self.critic_streams):
+            raise ValueError(f"critic_streams must be distinct names among "
+                             f"{', '.join(STREAMS)}, not {list(self.critic_streams)}")
         if self.gp_weight < 0:
             raise ValueError(f"gp_weight must be >= 0, not {self.gp_weight}")
 
@@ -189,6 +211,9 @@ class Generator(nn.Module):
         else:
             self.bar = nn.ModuleList(BarGenerator(inputs, 1, config)
                                      for _ in range(config.n_tracks))
+        self.refiner = nn.ModuleList(
+            nn.Sequential(*(ResidualUnit() for _ in range(config.refiner_units)))
+            for _ in range(config.n_tracks if config.refiner_units else 0))
 
     def draw(self, batch: int, normal) -> Latents:
         """The latents of ``batch`` samples, each vector from ``normal(shape)`` (N(0, 1)
@@ -199,7 +224,21 @@ class Generator(nn.Module):
         return Latents(**{kind: normal(shapes[kind]) for kind in self.kinds})
 
     def forward(self, z: Latents) -> torch.Tensor:
-        """Logits ``(batch, bars, tracks, steps, pitches)``."""
+        """Logits ``(batch, bars, tracks, steps, pitches)``, through the refiners."""
+        return self.refine(self.bars_of(z))
+
+    def refine(self, logits: torch.Tensor) -> torch.Tensor:
+        """Each track's logits through its refiner, time running through the bars (the
+        logits unchanged without refiners)."""
+        if not self.refiner:
+            return logits
+        batch, bars, tracks, steps, pitches = logits.shape
+        time = logits.transpose(1, 2).reshape(batch, tracks, 1, bars * steps, pitches)
+        refined = torch.stack([r(time[:, k]) for k, r in enumerate(self.refiner)], 1)
+        return refined.reshape(batch, tracks, bars, steps, pitches).transpose(1, 2)
+
+    def bars_of(self, z: Latents) -> torch.Tensor:
+        """The bar generators' logits ``(batch, bars, tracks, steps, pitches)``."""
         batch = len(next(v for v in z if v is not None))
         bars = self.bars
         shared = []
@@ -223,28 +262,93 @@ class Generator(nn.Module):
         return torch.stack(tracks, 2)
 
 
+class ResidualUnit(nn.Module):
+    """``x + f(x)`` on one track's logits ``(batch, 1, time, pitches)``: f is batch norm,
+    ReLU and a convolution over 3 steps by 13 pitches (a tritone either side) to
+    ``channels`` maps, twice (back to one map the second time). BinaryMuseGAN's refiner
+    unit: it sees each note's neighbours in time, across bar lines, and in pitch before
+    the binary neurons cut the notes."""
+
+    def __init__(self, channels: int = 16) -> None:
+        super().__init__()
+        self.f = nn.Sequential(
+            nn.BatchNorm2d(1), nn.ReLU(), nn.Conv2d(1, channels, (3, 13), padding=(1, 6)),
+            nn.BatchNorm2d(channels), nn.ReLU(), nn.Conv2d(channels, 1, (3, 13), padding=(1, 6)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.f(x)
+
+
 class Critic(nn.Module):
-    """Samples ``(batch, bars, tracks, steps, pitches)`` to one score each: 3-D
-    convolutions with the tracks as channels, over pitch (the 12 classes, then the
-    octaves), then time (beats, then the bar), then the bars; leaky ReLU, no batch norm
-    (the gradient penalty needs each sample scored alone)."""
+    """Samples ``(batch, bars, tracks, steps, pitches)`` to one score each, with the
+    tracks as channels of 3-D convolutions over (bars, steps, pitches). Each stream of
+    ``config.critic_streams`` reads its own view of the phrase down to one value per
+    bar, then the streams' channels join and convolutions over the bars give the score:
+
+    - ``roll`` (the paper's critic): the piano-roll, convolved over pitch (the 12
+      classes, then the octaves), then time (beats, then the bar);
+    - ``chroma``: the roll summed over octaves, convolved over the 12 classes, then time;
+    - ``onsets``: per step, how many notes start and how many end (the roll's
+      difference along time, bar lines included, summed over pitch), convolved over time.
+
+    ``chroma`` and ``onsets`` are BinaryMuseGAN's extra discriminator streams (Dong &
+    Yang, ISMIR 2018), there to let the critic see, and so the generator learn,
+    harmony and how notes are cut. Theirs differ: the chroma is per beat (ours per
+    step, which the time convolutions then read), and the onset/offset stream sums the
+    signed difference, in which a note ending as another starts cancels out (ours
+    counts starts and ends apart). Leaky ReLU, no batch norm (the gradient penalty
+    needs each sample scored alone)."""
 
     def __init__(self, config: MuseGANConfig) -> None:
         super().__init__()
-        c, bars = config.critic_channels, config.n_bars
+        c, bars, tracks = config.critic_channels, config.n_bars, config.n_tracks
+        self.streams = config.critic_streams
+        pitch = {"roll": [(tracks, c, 12), (c, c, config.n_pitches // 12)],
+                 "chroma": [(tracks, c, 12)], "onsets": []}
+        self.stream = nn.ModuleDict()
+        for name in self.streams:
+            inputs = pitch[name][-1][1] if pitch[name] else 2 * tracks
+            self.stream[name] = _convolutions(
+                [(i, o, (1, 1, k)) for i, o, k in pitch[name]]
+                + [(inputs, c, (1, config.steps_per_beat, 1)),
+                   (c, c, (1, config.beats_per_bar, 1))])
         first = min(2, bars)
-        layers = [(config.n_tracks, c, (1, 1, 12)), (c, c, (1, 1, config.n_pitches // 12)),
-                  (c, c, (1, config.steps_per_beat, 1)), (c, c, (1, config.beats_per_bar, 1)),
-                  (c, c, (first, 1, 1)), (c, 2 * c, (bars - first + 1, 1, 1))]
-        modules: list[nn.Module] = []
-        for inputs, outputs, kernel in layers:
-            stride = kernel if kernel[0] == 1 else (1, 1, 1)
-            modules += [nn.Conv3d(inputs, outputs, kernel, stride=stride), nn.LeakyReLU(0.2)]
-        self.net = nn.Sequential(*modules, nn.Flatten())
+        self.bars = _convolutions([(len(self.streams) * c, c, (first, 1, 1)),
+                                   (c, 2 * c, (bars - first + 1, 1, 1))])
         self.head = nn.Linear(2 * c, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.net(x.transpose(1, 2)))[:, 0]
+        x = x.transpose(1, 2)  # (batch, tracks, bars, steps, pitches)
+        views = {"roll": lambda: x, "chroma": lambda: _chroma(x), "onsets": lambda: _edges(x)}
+        joined = torch.cat([self.stream[name](views[name]()) for name in self.streams], 1)
+        return self.head(self.bars(joined).flatten(1))[:, 0]
+
+
+def _convolutions(layers: list[tuple[int, int, tuple[int, int, int]]]) -> nn.Sequential:
+    """Conv3d + leaky ReLU per ``(inputs, outputs, kernel)``; a kernel reading one bar
+    strides by itself (it cuts the axis into blocks), one over the bars slides."""
+    modules: list[nn.Module] = []
+    for inputs, outputs, kernel in layers:
+        stride = kernel if kernel[0] == 1 else (1, 1, 1)
+        modules += [nn.Conv3d(inputs, outputs, kernel, stride=stride), nn.LeakyReLU(0.2)]
+    return nn.Sequential(*modules)
+
+
+def _chroma(x: torch.Tensor) -> torch.Tensor:
+    """``(..., pitches)`` summed over octaves: ``(..., 12)``."""
+    return x.reshape(*x.shape[:-1], -1, 12).sum(-2)
+
+
+def _edges(x: torch.Tensor) -> torch.Tensor:
+    """``(batch, tracks, bars, steps, pitches)`` to the notes starting and the notes
+    ending at each step, ``(batch, 2 tracks, bars, steps, 1)``: the positive and the
+    negative parts of the difference from the step before (silence before the phrase),
+    time running through the bars, summed over pitch."""
+    batch, tracks, bars, steps, pitches = x.shape
+    time = x.reshape(batch, tracks, bars * steps, pitches)
+    change = time - nn.functional.pad(time, (0, 0, 1, 0))[:, :, :-1]
+    counts = torch.cat([change.clamp_min(0), (-change).clamp_min(0)], 1).sum(-1)
+    return counts.reshape(batch, 2 * tracks, bars, steps, 1)
 
 
 def binarize(probabilities: torch.Tensor, kind: str, uniform: torch.Tensor | None = None

@@ -63,6 +63,14 @@ def test_qualified_note_rate_runs_are_per_pitch_and_split_by_rests():
     assert nan_equal(MT.qualified_note_rate(x, min_steps=33), [0.0, 0.0])
 
 
+def test_notes_per_bar_counts_a_tied_note_once_and_touching_notes_as_one():
+    x = bars((0, 0, 2, 3), (0, 2, 2, 3), (0, 5, 3, 3), (0, 0, 1, 4), (0, 14, 4, 0),
+             (1, 0, 32, 23), tracks=3)
+    # track 0: pitch 3 steps 0-3 and 5-7, pitch 4 step 0, pitch 0 steps 14-17: 4 notes
+    assert nan_equal(MT.notes_per_bar(x), [2.0, 0.5, 0.0])
+    assert nan_equal(MT.notes_per_bar(bars(n_bars=0)), [math.nan, math.nan])
+
+
 def test_qualified_note_rate_default_is_a_32nd_note():
     x = bars((0, 0, 2, 0), (0, 10, 3, 0), (1, 50, 96, 5), steps=96)  # 3 of 96 steps qualify
     assert nan_equal(MT.qualified_note_rate(x), [0.5, 1.0])

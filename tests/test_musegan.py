@@ -15,6 +15,7 @@ from deepsym_plugins.musegan_model import (
     Generator,
     MuseGAN,
     MuseGANConfig,
+    _edges,
     binarize,
     phrase_walk,
 )
@@ -45,7 +46,8 @@ def normal(seed: int):
 def test_every_mode_makes_phrases_of_the_configured_shape(mode):
     for config in (small(mode=mode),  # JSB's: 4 tracks, 4 bars of 16 steps, 84 pitches
                    small(mode=mode, rule="family", n_tracks=5, steps_per_beat=24),  # LPD-5
-                   small(mode=mode, n_bars=1, n_pitches=12)):
+                   small(mode=mode, n_bars=1, n_pitches=12),
+                   small(mode=mode, refiner_units=2)):
         model = MuseGAN(config)
         z = model.generator.draw(3, normal(0))
         assert {k for k, v in z._asdict().items() if v is not None} == set(KINDS[mode])
@@ -57,6 +59,7 @@ def test_every_mode_makes_phrases_of_the_configured_shape(mode):
 
 def test_a_hybrid_tracks_own_vectors_move_that_track_alone():
     """The shared vectors reach every track, a track's own ones only that track."""
+    torch.manual_seed(0)  # some inits of so small a net let no change through a track
     generator = Generator(small(mode="hybrid")).eval()
     z = generator.draw(2, normal(1))
     base = generator(z)
@@ -82,6 +85,19 @@ def test_the_temporal_generator_gives_each_bar_its_own_vector():
     assert not torch.allclose(per_bar[:, 0], per_bar[:, 1])
 
 
+def test_a_refiner_sees_its_track_across_bar_lines_and_no_other_track():
+    torch.manual_seed(0)
+    generator = Generator(small(refiner_units=1)).eval()
+    logits = torch.randn(2, 4, 4, 16, 84, generator=torch.Generator().manual_seed(0))
+    moved = logits.clone()
+    moved[:, 0, 1, 15, 40] += 5  # track 2, last step of bar 1
+    change = (generator.refine(moved) - generator.refine(logits)).abs()
+    assert change[:, 1, 1, 0, 34:47].amax() > 0  # track 2, first step of bar 2, pitches near
+    assert change[:, :, [0, 2, 3]].amax() == 0  # two convolutions of 3 steps: 2 steps on
+    assert change[:, 1, 1, 1].amax() > 0 and change[:, 1, 1, 2].amax() == 0
+    assert torch.equal(Generator(small()).refine(logits), logits)  # no refiner
+
+
 def test_the_critic_scores_each_sample_alone():
     """No batch norm: a sample's score does not depend on the others (the gradient
     penalty needs that)."""
@@ -92,6 +108,42 @@ def test_the_critic_scores_each_sample_alone():
     other[1:] = 1 - other[1:]
     assert torch.allclose(critic(other)[0], scores[0])
     assert not torch.allclose(critic(other)[1:], scores[1:])
+
+
+def test_the_onset_stream_counts_notes_starting_and_ending_across_bar_lines():
+    x = torch.zeros(1, 2, 1, 4, 12)  # (batch, bars, tracks, steps, pitches)
+    x[0, 0, 0, 2:, 5] = 1  # one note from step 2 of bar 1 to step 1 of bar 2: one note
+    x[0, 1, 0, :2, 5] = 1
+    x[0, 1, 0, 1, 7] = 1  # a 1-step note in bar 2
+    x[0, 0, 0, 0, [0, 4]] = 1  # a 1-step chord at the start of the phrase
+    edges = _edges(x.transpose(1, 2))  # (batch, 2 tracks, bars, steps, 1)
+    starts, ends = edges[0, 0, :, :, 0], edges[0, 1, :, :, 0]
+    assert starts.tolist() == [[2, 0, 1, 0], [0, 1, 0, 0]]
+    assert ends.tolist() == [[0, 2, 0, 0], [0, 0, 2, 0]]
+
+
+@pytest.mark.parametrize("streams", [("roll",), ("chroma",), ("onsets",),
+                                     ("roll", "chroma", "onsets")])
+def test_each_critic_stream_scores_phrases_and_passes_gradients_to_every_note(streams):
+    critic = Critic(small(critic_streams=streams))
+    x = (torch.rand(3, 4, 4, 16, 84, generator=torch.Generator().manual_seed(0)) < 0.1
+         ).float().requires_grad_()
+    critic(x).sum().backward()
+    assert x.grad.shape == x.shape and (x.grad != 0).float().mean() > 0.9
+
+
+def test_the_onset_stream_tells_a_held_note_from_the_same_note_cut_in_steps():
+    """What the stream is for: the roll stream's first layer mixes the pitches of a step,
+    so a held note and the same note on every other step differ only in the onset
+    counts; the onset stream alone already scores them apart."""
+    held = torch.zeros(1, 4, 4, 16, 84)
+    held[..., 40] = 1
+    cut = held.clone()
+    cut[:, :, :, 1::2] = 0
+    critic = Critic(small(critic_streams=("onsets",)))
+    starts = _edges(cut.transpose(1, 2))[0, :4].sum().item()
+    assert starts == 4 * 4 * 8 and _edges(held.transpose(1, 2))[0, :4].sum().item() == 4
+    assert critic(held).item() != pytest.approx(critic(cut).item())
 
 
 @pytest.mark.parametrize("kind", ["deterministic", "stochastic"])
@@ -120,6 +172,9 @@ def test_config_checks():
         MuseGANConfig(rule="family")
     with pytest.raises(ValueError, match="within MIDI"):
         MuseGANConfig(lowest_pitch=60)
+    for streams in ((), ("roll", "roll"), ("onset",)):
+        with pytest.raises(ValueError, match="critic_streams must be distinct names"):
+            MuseGANConfig(critic_streams=streams)
 
 
 # -- sampling ------------------------------------------------------------------------------

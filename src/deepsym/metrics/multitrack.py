@@ -71,18 +71,24 @@ def qualified_note_rate(x: np.ndarray, min_steps: int | None = None) -> np.ndarr
     that grid every note qualifies. Shape ``(tracks,)``; NaN for a track without notes.
     """
     on = _on(x)
-    bars, tracks, steps, pitches = on.shape
     if min_steps is None:
-        min_steps = max(1, round(3 * steps / 96))
-    # (tracks, pitches, time), padded with silence: +1 where a run starts, -1 after it ends.
-    rolls = on.transpose(1, 3, 0, 2).reshape(tracks, pitches, bars * steps)
-    edges = np.diff(np.pad(rolls.astype(np.int8), ((0, 0), (0, 0), (1, 1))), axis=2)
-    track, _, start = np.nonzero(edges > 0)
-    stop = np.nonzero(edges < 0)[2]  # same (track, pitch, time) order: runs pair up
+        min_steps = max(1, round(3 * on.shape[2] / 96))
+    track, start, stop = _notes(on)
+    tracks = on.shape[1]
     total = np.bincount(track, minlength=tracks)
     qualified = np.bincount(track[stop - start >= min_steps], minlength=tracks)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(total > 0, qualified / total, math.nan)
+
+
+def notes_per_bar(x: np.ndarray) -> np.ndarray:
+    """Notes per bar of each track: ``#{notes of k} / B``, notes as in
+    :func:`qualified_note_rate` (a note tied over a bar line counts once, in the bar it
+    starts in). A voice cut into many short notes shows here before its density does.
+    Shape ``(tracks,)``; NaN without bars."""
+    on = _on(x)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.bincount(_notes(on)[0], minlength=on.shape[1]) / np.float64(len(on))
 
 
 def drum_pattern_rate(x: np.ndarray, track: int = 0, pattern: str = "16") -> float:
@@ -175,6 +181,18 @@ def _on(x: np.ndarray) -> np.ndarray:
     if x.ndim != 4:
         raise DeepsymError(f"bars have shape (bars, tracks, steps, pitches), got {x.shape}")
     return x > THRESHOLD
+
+
+def _notes(on: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The notes of bars ``on``: each maximal run of active steps of one pitch in one
+    track, time running through the bars; ``(track, first step, step after)``."""
+    bars, tracks, steps, pitches = on.shape
+    # (tracks, pitches, time), padded with silence: +1 where a run starts, -1 after it ends.
+    rolls = on.transpose(1, 3, 0, 2).reshape(tracks, pitches, bars * steps)
+    edges = np.diff(np.pad(rolls.astype(np.int8), ((0, 0), (0, 0), (1, 1))), axis=2)
+    track, _, start = np.nonzero(edges > 0)
+    stop = np.nonzero(edges < 0)[2]  # same (track, pitch, time) order: runs pair up
+    return track, start, stop
 
 
 def _chroma(counts: np.ndarray, lowest_pitch: int) -> np.ndarray:
