@@ -43,7 +43,6 @@ from torch import nn
 from deepsym.representations.bars import FAMILIES, Bars
 
 MODES = ("jamming", "composer", "hybrid")
-STREAMS = ("roll", "chroma", "onsets")
 
 
 @dataclass(frozen=True)
@@ -108,11 +107,11 @@ class MuseGANConfig:
         if self.rule == "family" and self.n_tracks != len(FAMILIES):
             raise ValueError(f'rule="family" needs n_tracks={len(FAMILIES)}, not '
                              f"{self.n_tracks}")
-        unknown = set(self.critic_streams) - set(STREAMS)
+        unknown = set(self.critic_streams) - set(VIEWS)
         if unknown or not self.critic_streams or len(set(self.critic_streams)) < len(
                 self.critic_streams):
             raise ValueError(f"critic_streams must be distinct names among "
-                             f"{', '.join(STREAMS)}, not {list(self.critic_streams)}")
+                             f"{', '.join(VIEWS)}, not {list(self.critic_streams)}")
         if self.gp_weight < 0:
             raise ValueError(f"gp_weight must be >= 0, not {self.gp_weight}")
 
@@ -303,14 +302,15 @@ class Critic(nn.Module):
         super().__init__()
         c, bars, tracks = config.critic_channels, config.n_bars, config.n_tracks
         self.streams = config.critic_streams
+        # each view's convolutions over pitch (kernel widths), then the channels of time
         pitch = {"roll": [(tracks, c, 12), (c, c, config.n_pitches // 12)],
                  "chroma": [(tracks, c, 12)], "onsets": []}
+        channels = {"roll": c, "chroma": c, "onsets": 2 * tracks}
         self.stream = nn.ModuleDict()
         for name in self.streams:
-            inputs = pitch[name][-1][1] if pitch[name] else 2 * tracks
             self.stream[name] = _convolutions(
                 [(i, o, (1, 1, k)) for i, o, k in pitch[name]]
-                + [(inputs, c, (1, config.steps_per_beat, 1)),
+                + [(channels[name], c, (1, config.steps_per_beat, 1)),
                    (c, c, (1, config.beats_per_bar, 1))])
         first = min(2, bars)
         self.bars = _convolutions([(len(self.streams) * c, c, (first, 1, 1)),
@@ -319,8 +319,7 @@ class Critic(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x.transpose(1, 2)  # (batch, tracks, bars, steps, pitches)
-        views = {"roll": lambda: x, "chroma": lambda: _chroma(x), "onsets": lambda: _edges(x)}
-        joined = torch.cat([self.stream[name](views[name]()) for name in self.streams], 1)
+        joined = torch.cat([self.stream[name](VIEWS[name](x)) for name in self.streams], 1)
         return self.head(self.bars(joined).flatten(1))[:, 0]
 
 
@@ -349,6 +348,10 @@ def _edges(x: torch.Tensor) -> torch.Tensor:
     change = time - nn.functional.pad(time, (0, 0, 1, 0))[:, :, :-1]
     counts = torch.cat([change.clamp_min(0), (-change).clamp_min(0)], 1).sum(-1)
     return counts.reshape(batch, 2 * tracks, bars, steps, 1)
+
+
+#: what each critic stream reads of ``(batch, tracks, bars, steps, pitches)``
+VIEWS = {"roll": lambda x: x, "chroma": _chroma, "onsets": _edges}
 
 
 def binarize(probabilities: torch.Tensor, kind: str, uniform: torch.Tensor | None = None
