@@ -15,9 +15,9 @@
 3. Per track: empty-bar rate (EB), used pitch classes per bar (UPC), qualified-note
    rate (QN; at 16 steps a bar every note qualifies, so QN2, notes of at least 2 steps,
    is given too), notes per bar, and the tonal distance (TD) of every pair of tracks;
-   as in the paper, means over phrases (``deepsym.metrics.multitrack``). Plagiarism: the longest
-   run of notes each phrase shares with a piece of the train split (the test phrases
-   too, for reference).
+   as in the paper, means over phrases (``deepsym.metrics.multitrack``). Plagiarism:
+   the longest run of notes each phrase shares with a piece of the train split (the
+   test phrases too, for reference).
 
 Writes ``RESULTS/musegan.md`` (the tables) and ``RESULTS/musegan.json`` (every number,
 the machine, the steps done); the runs and pieces stay in ``--out``.

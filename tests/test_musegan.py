@@ -50,8 +50,8 @@ def test_every_mode_makes_phrases_of_the_configured_shape(mode):
                    small(mode=mode, rule="family", n_tracks=5, steps_per_beat=24),  # LPD-5
                    small(mode=mode, n_bars=1, n_pitches=12),
                    small(mode=mode, refiner_units=2),
-                   small(mode=mode, time_upsampling="resize"),
-                   small(mode=mode, time_upsampling="resize", steps_per_beat=3)):
+                   small(mode=mode, time_upsampling="transposed"),  # the paper's generator
+                   small(mode=mode, steps_per_beat=3)):  # resizing by an odd factor
         model = MuseGAN(config)
         z = model.generator.draw(3, normal(0))
         assert {k for k, v in z._asdict().items() if v is not None} == set(KINDS[mode])
