@@ -7,9 +7,9 @@
    for ``--minutes`` on the JSB chorales (``deepsym train``, the default config
    otherwise); with ``--paper`` also a hybrid model with the paper's generator and
    critic (transposed convolutions from beats to steps, a critic reading the piano-roll
-   alone; binary neurons kept, which the paper's MuseGAN lacks), and with
-   ``--ensembles`` a hybrid model on the ``ensembles`` corpus with ``rule="family"`` (5
-   tracks by instrument family).
+   alone, no noise on the logits; binary neurons kept, which the paper's MuseGAN
+   lacks), and with ``--ensembles`` a hybrid model on the ``ensembles`` corpus with
+   ``rule="family"`` (5 tracks by instrument family).
 2. Samples ``--pieces`` phrases (one phrase: the model's 4 bars) from each model and cuts
    every piece of the corpus's **test** split into phrases of the same bars.
 3. Per track: empty-bar rate (EB), used pitch classes per bar (UPC), qualified-note
@@ -51,7 +51,8 @@ PAPER = ("The paper (Dong et al. 2018, Table 1, LPD-5 training data): EB 8.06 / 
          "19.4 / 24.8 / 10.1 %, UPC 1.71 / 3.08 / 3.28 / 3.38, QN 90.0 / 81.9 / 88.4 / "
          "89.6 %, DP 88.6 %; its hybrid model QN 44.6 / 43.2 / 45.5 / 52.0 %.")
 #: the settings that undo our changes to the paper's generator and critic
-PAPER_MODEL = ("--set", "time_upsampling=transposed", "--set", 'critic_streams=["roll"]')
+PAPER_MODEL = ("--set", "time_upsampling=transposed", "--set", 'critic_streams=["roll"]',
+               "--set", "logit_noise=0")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -82,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bars = sampler.model.generator.bars
         real = _phrases(corpus, sampler.representation, bars)
         pieces = sampler.sample(args.pieces, bars)
-        fake = np.stack([sampler.representation.encode(p)[:bars] for p in pieces])
+        fake = np.stack([_phrase(sampler.representation.encode(p), bars) for p in pieces])
         if corpus_name not in sets:
             sets[corpus_name] = {"test split": _measure(real, sampler.representation)}
             sets[corpus_name]["test split"].update(_copied(
@@ -129,6 +130,14 @@ def _phrases(corpus: Corpus, representation: Representation, bars: int) -> np.nd
         encoded = representation.encode(corpus.score(i))
         phrases += [encoded[k:k + bars] for k in range(0, len(encoded) - bars + 1, bars)]
     return np.stack(phrases)
+
+
+def _phrase(encoded: np.ndarray, bars: int) -> np.ndarray:
+    """The first ``bars`` bars of an encoded piece, silent ones after its end (a
+    generated phrase may end early, or hold no note at all)."""
+    phrase = np.zeros((bars, *encoded.shape[1:]), encoded.dtype)
+    phrase[:len(encoded)] = encoded[:bars]
+    return phrase
 
 
 def _measure(phrases: np.ndarray, representation: Representation) -> dict[str, Any]:

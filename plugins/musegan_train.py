@@ -5,10 +5,11 @@ pitches)`` float32 0/1 (a piece shorter than a phrase is padded with silent bars
 Every update logs named scalars (``log.csv`` columns ``<step>_<name>``): the critic's
 ``wasserstein`` estimate E[f(real)] - E[f(fake)] and its gradient penalty ``gp``; the
 generator's ``fake_score`` E[f(fake)]. With ``config.binary`` the generator's outputs
-pass through binary neurons in training too (straight-through gradients).
+pass through binary neurons in training too (straight-through gradients), after
+logistic noise of ``config.logit_noise`` on their logits.
 
-Under data parallelism the latents, the binary neurons' draws and the gradient
-penalty's mixing weights are drawn for the global batch (``local_rows``), and the
+Under data parallelism the latents, the noise, the binary neurons' draws and the
+gradient penalty's mixing weights are drawn for the global batch (``local_rows``), and the
 losses are means over it (``average``). The generator's batch norm, though, normalizes
 each process's rows alone, so N processes train close to, not exactly as, one process.
 """
@@ -17,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from deepsym_plugins.musegan_model import Latents, binarize
+from deepsym_plugins.musegan_model import Latents, binarize, noisy
 
 from deepsym.training import Phase, Trainer, Update
 from deepsym.training.adversarial import discriminator_loss, generator_loss, gradient_penalty
@@ -77,14 +78,20 @@ class MuseGANTrainer(Trainer):
             (shape[0] * world, *shape[1:]), generator=self.rng, device=self.device)))
 
     def fake(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``batch`` generated phrases: probabilities, through the binary neurons of
-        ``config.binary``."""
-        probabilities = torch.sigmoid(self.network.generator(self.latents(batch, generator)))
-        uniform = None
-        if self.config.binary == "stochastic":
-            shape = (len(probabilities) * self.context.world_size, *probabilities.shape[1:])
-            uniform = self.local_rows(torch.rand(shape, generator=self.rng, device=self.device))
+        """``batch`` generated phrases: probabilities, their logits under the noise of
+        ``config.logit_noise``, through the binary neurons of ``config.binary``."""
+        logits = self.network.generator(self.latents(batch, generator))
+        if self.config.logit_noise:
+            logits = noisy(logits, self.config.logit_noise, self.uniform(logits))
+        probabilities = torch.sigmoid(logits)
+        uniform = self.uniform(probabilities) if self.config.binary == "stochastic" else None
         return binarize(probabilities, self.config.binary, uniform)
+
+    def uniform(self, like: torch.Tensor) -> torch.Tensor:
+        """U(0, 1) draws of ``like``'s shape from the trainer's rng, drawn for the global
+        batch: this process's rows."""
+        shape = (len(like) * self.context.world_size, *like.shape[1:])
+        return self.local_rows(torch.rand(shape, generator=self.rng, device=self.device))
 
     # -- steps ---------------------------------------------------------------------------
 

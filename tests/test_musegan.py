@@ -19,6 +19,7 @@ from deepsym_plugins.musegan_model import (
     _resize,
     _up,
     binarize,
+    noisy,
     phrase_walk,
 )
 from deepsym_plugins.musegan_sample import PhraseSampler
@@ -162,6 +163,18 @@ def test_binary_neurons_give_notes_forward_and_pass_gradients_straight_through(k
     assert binarize(p, "none") is p
 
 
+def test_logit_noise_makes_a_deterministic_neuron_sound_with_p_sigmoid_logit_over_scale():
+    uniform = torch.rand(200_000, generator=torch.Generator().manual_seed(0))
+    for logit, scale in ((0.15, 0.15), (-0.3, 0.15), (0.5, 1.0)):
+        logits = torch.full((200_000,), logit, requires_grad=True)
+        out = binarize(torch.sigmoid(noisy(logits, scale, uniform)), "deterministic")
+        expected = torch.sigmoid(torch.tensor(logit / scale)).item()
+        assert out.mean().item() == pytest.approx(expected, abs=0.005)
+        out.sum().backward()  # straight through the noise to the logits
+        assert (logits.grad > 0).all()
+    assert torch.equal(noisy(logits, 0.0, uniform), logits)
+
+
 def test_the_phrase_walk_keeps_unit_variance():
     rng = torch.Generator().manual_seed(0)
     a, b = torch.randn(100_000, generator=rng), torch.randn(100_000, generator=rng)
@@ -198,6 +211,8 @@ def test_config_checks():
             MuseGANConfig(critic_streams=streams)
     with pytest.raises(ValueError, match='time_upsampling must be "transposed" or'):
         MuseGANConfig(time_upsampling="nearest")
+    with pytest.raises(ValueError, match=r"logit_noise must be >= 0, not -0\.1"):
+        MuseGANConfig(logit_noise=-0.1)
 
 
 # -- sampling ------------------------------------------------------------------------------

@@ -427,6 +427,16 @@ def test_bars_family_rule_by_program():
         assign_tracks(score, "family", 4)
 
 
+def test_bars_of_a_score_without_notes_are_none_and_decode_to_silent_tracks(tmp_path):
+    """A generated phrase can be silent; it encodes to no bars, and a file of silent
+    tracks reads back the same."""
+    silent = from_bars(np.zeros((4, 4, 16, 84), np.float32))
+    assert [len(t.notes) for t in silent.tracks] == [0, 0, 0, 0]
+    write_midi(silent, tmp_path / "silent.mid")
+    for score in (silent, read_midi(tmp_path / "silent.mid"), Score(ticks_per_beat=480)):
+        assert to_bars(score).shape == (0, 4, 16, 84)
+
+
 def test_bars_decode_with_a_program_per_track(tmp_path):
     """``programs`` voices each decoded slot; the MIDI file carries them (read by mido)."""
     bars = to_bars(score_of(midi_fixtures()[1]))

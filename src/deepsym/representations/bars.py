@@ -93,7 +93,7 @@ def to_bars(score: Score, *, rule: str = "voice", n_tracks: int = 4, steps_per_b
     bars = -(-roll.shape[1] // steps_per_bar)
     padded = np.zeros((n_tracks, bars * steps_per_bar, roll.shape[2]), np.float32)
     padded[:, :roll.shape[1]] = roll
-    return padded.reshape(n_tracks, bars, steps_per_bar, -1).transpose(1, 0, 2, 3).copy()
+    return padded.reshape(n_tracks, bars, steps_per_bar, roll.shape[2]).transpose(1, 0, 2, 3).copy()
 
 
 def from_bars(array: np.ndarray, *, rule: str = "voice", steps_per_beat: int = 4,
