@@ -42,6 +42,7 @@ class CRNNGANTrainer(Trainer):
     at that times ``config.adversarial_learning_rate_factor`` and ``discriminator`` at
     the generator's times ``config.d_learning_rate_factor``."""
 
+    averaged_part = "generator"  # what the ema option averages: the part sampling uses
     validation_target = None
     """Neither validation value means "better" for a GAN: the next-note error rises as
     adversarial training moves the generator off its pretraining, and the score gap

@@ -31,6 +31,7 @@ class MuseGANTrainer(Trainer):
     update. Two Adam optimizers at the options' learning rate and betas (the config's:
     the paper's 1e-3 and (0.5, 0.9))."""
 
+    averaged_part = "generator"  # what the ema option averages: the part sampling uses
     validation_target = None
     """The critic's Wasserstein estimate on held-out phrases is logged, but it measures
     the critic as much as the generator, so it picks no ``best.pt``."""

@@ -43,6 +43,7 @@ class SeqGANTrainer(RNNTrainer):
     by default Adam at the config's ``learning_rate``) and ``discriminator`` (the same
     kind at ``d_learning_rate``)."""
 
+    averaged_part = "generator"  # what the ema option averages: the part sampling uses
     validation_target = None
     """The validation values are logged, none picks ``best.pt``: the generator's
     held-out NLL rises as the policy gradient moves it off maximum likelihood, which is

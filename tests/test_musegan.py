@@ -30,6 +30,7 @@ from deepsym.cli import main
 from deepsym.data import build_corpus
 from deepsym.errors import DeepsymError
 from deepsym.sampling.run import load_sampler
+from deepsym.training.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -290,7 +291,7 @@ def run(tmp_path_factory):
     chorales = first_chorales(12)
     build_corpus(chorales, root / "corpus", workers=1, fractions=(0.7, 0.3, 0.0))
     settings = [f"{k}={v}" for k, v in {**SMALL, "batch_size": 4, "n_critic": 2,
-                                         "valid_every": 2, "log_every": 1}.items()]
+                                         "valid_every": 2, "log_every": 1, "ema": 0.99}.items()]
     args = ["train", "musegan", "--corpus", str(root / "corpus"), "--out",
             str(root / "run"), "--steps", "3", "-q"]
     assert main(args + [a for s in settings for a in ("--set", s)]) == 0
@@ -304,6 +305,18 @@ def test_a_short_run_logs_both_sides(run):
                    "valid_wasserstein"):
         assert any(row.get(column) not in (None, "") for row in rows), column
     assert all(float(r["critic_step_gp"]) >= 0 for r in rows if r["critic_step_gp"])
+
+
+def test_sampling_uses_the_generators_average_and_the_last_critic(run):
+    trainer = load_checkpoint(run / "checkpoints" / "last.pt")["trainer"]
+    average, live = trainer["ema"], trainer["model"]
+    assert (average["part"], average["decay"], average["updates"]) == ("generator", 0.99, 3)
+    model = load_sampler(run).model
+    for name, value in model.generator.named_parameters():
+        assert torch.equal(value, average["weights"][name])
+    assert any(not torch.equal(v, live[f"generator.{k}"]) for k, v in average["weights"].items())
+    for name, value in model.critic.state_dict().items():
+        assert torch.equal(value, live[f"critic.{name}"])
 
 
 def test_sample_writes_four_track_midi_that_mido_reads(run, tmp_path, capsys):

@@ -540,6 +540,52 @@ def test_load_trained_rebuilds_the_model_from_its_checkpoint(corpus, tmp_path):
         assert torch.equal(trained.model.state_dict()[key], value)
 
 
+def test_with_ema_validation_and_sampling_use_the_averaged_weights(corpus, tmp_path):
+    run = tmp_path / "run"
+    settings = {"ema": 0.9, "valid_every": 4, "valid_batches": 2, "dropout": 0}
+    quiet_train("tiny-lstm", corpus, run, budget=Budget(steps=4), settings=settings)
+    state = load_checkpoint(run / "checkpoints" / "best.pt")["trainer"]
+    assert (state["ema"]["part"], state["ema"]["updates"]) == ("", 4)
+    trained = load_trained(run)
+    assert trained.path.name == "best.pt" and trained.step == 4
+    for name, value in trained.model.named_parameters():
+        assert torch.equal(value, state["ema"]["weights"][name])
+    assert not torch.equal(state["ema"]["weights"]["head.weight"], state["model"]["head.weight"])
+    # the logged validation loss, recomputed from the averaged weights sampling loads
+    valid = float(read_log(run)[-1]["valid_loss"])
+    data = SequenceDataset(corpus, "events", "valid", 33, random_crop=False)
+    losses = []
+    with torch.no_grad():
+        for i in (0, 4):
+            x = collate([data[j] for j in range(i, i + 4)])["x"]
+            logits = trained.model(x[:, :-1])
+            losses.append(F.cross_entropy(logits.reshape(-1, logits.shape[-1]),
+                                          x[:, 1:].reshape(-1)).item())
+    assert valid == pytest.approx(np.mean(losses), rel=1e-5)
+    # resumed halfway, the average comes out as in one go
+    half = tmp_path / "half"
+    quiet_train("tiny-lstm", corpus, half, budget=Budget(steps=2), settings=settings)
+    quiet_train(None, None, half, resume=True, budget=Budget(steps=4))
+    last = load_checkpoint(run / "checkpoints" / "last.pt")["trainer"]["ema"]
+    resumed = load_checkpoint(half / "checkpoints" / "last.pt")["trainer"]["ema"]
+    assert resumed["updates"] == last["updates"] == 4
+    for name, value in last["weights"].items():
+        assert torch.equal(resumed["weights"][name], value)
+
+
+def test_a_checkpoint_without_an_average_starts_one_from_its_weights(corpus, tmp_path):
+    quiet_train("tiny-lstm", corpus, tmp_path / "run", budget=Budget(steps=2),
+                settings={"valid_every": 0})
+    state = load_checkpoint(tmp_path / "run" / "checkpoints" / "last.pt")["trainer"]
+    assert state["ema"] is None
+    config = TinyConfig()
+    trainer = TinyTrainer(TinyLSTM(config), config, options=TrainOptions(ema=0.99))
+    trainer.load_state_dict(state)
+    assert trainer.ema.updates == 0
+    for name, value in trainer.ema.weights.items():
+        assert torch.equal(value, state["model"][name])
+
+
 # -- devices -------------------------------------------------------------------------------
 
 

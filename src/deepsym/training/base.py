@@ -62,10 +62,13 @@ trainer's ``dataset``. Validation is what the trainer
 declares: ``validation`` returns named scalars on a valid batch (default: an MLE
 trainer's loss, as ``loss``; none for a schedule of several updates per round, such as
 a GAN's) and ``validation_target`` names the one, lower is better, that early stopping
-and ``best.pt`` follow (None: neither). The trainer owns its random generators,
-``self.rng`` on its device (a GAN's noise: ``torch.randn(..., generator=self.rng,
-device=self.device)``, on CUDA too) and ``self.cpu_rng`` on the CPU (for data-side
-draws), and its place in the schedule, so ``state_dict()`` /
+and ``best.pt`` follow (None: neither). With ``options.ema`` the trainer keeps an
+exponential moving average of the weights of ``averaged_part`` (a GAN's generator;
+default the whole model), updated after every round, saved with the checkpoint, and
+used by validation and sampling (``deepsym.training.averaging``). The trainer owns its
+random generators, ``self.rng`` on its device (a GAN's noise: ``torch.randn(...,
+generator=self.rng, device=self.device)``, on CUDA too) and ``self.cpu_rng`` on the CPU
+(for data-side draws), and its place in the schedule, so ``state_dict()`` /
 ``load_state_dict()`` resume a run exactly. torch is imported lazily.
 """
 from __future__ import annotations
@@ -90,6 +93,7 @@ if TYPE_CHECKING:
 
     from deepsym.data.corpus import Corpus
     from deepsym.representations.base import Representation
+    from deepsym.training.averaging import WeightAverage
 
 
 @dataclass(frozen=True)
@@ -159,6 +163,7 @@ class Trainer(ABC):
         self.sync_gradients: GradientSync | None = None  # set for data-parallel training
         self.context = Context()  # this process's rank and world size (set by the engine)
         self.warn: Callable[[str], None] = _warn
+        self.ema = self._weight_average()
 
     # -- what subclasses define ----------------------------------------------------------
 
@@ -183,6 +188,11 @@ class Trainer(ABC):
         if self.options.amp and self.device.type == "cuda":
             return torch.amp.GradScaler("cuda")
         return None
+
+    averaged_part = ""
+    """The submodule (``model.get_submodule`` path) whose weights ``options.ema``
+    averages: ``""``, the whole model; a GAN's ``"generator"`` (sampling never uses its
+    critic)."""
 
     def planned_steps(self) -> int | None:
         """The rounds this training will run: ``total_steps`` (the engine sets it from
@@ -285,6 +295,8 @@ class Trainer(ABC):
             for name in dict.fromkeys(update.optimizer for update in phase.updates):
                 if name in self.schedulers:
                     self.schedulers[name].step()
+        if self.ema is not None:
+            self.ema.update()
         self.phase_step += 1
         return logs
 
@@ -431,7 +443,8 @@ class Trainer(ABC):
                 "scaler": None if self.scaler is None else self.scaler.state_dict(),
                 "phase_index": self.phase_index, "phase_step": self.phase_step,
                 "bad_steps": self.bad_steps, "rng": self.rng.get_state(),
-                "rng_device": self.device.type, "cpu_rng": self.cpu_rng.get_state()}
+                "rng_device": self.device.type, "cpu_rng": self.cpu_rng.get_state(),
+                "ema": None if self.ema is None else self.ema.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Resume from what ``state_dict`` returned (older checkpoints included)."""
@@ -449,6 +462,25 @@ class Trainer(ABC):
         self.phase_step = int(state["phase_step"])
         self.bad_steps = int(state.get("bad_steps", 0))
         self._load_generators(state)
+        if self.ema is not None:
+            if state.get("ema") is None:  # a run that kept no average: it starts here
+                self.ema = self._weight_average()
+            else:
+                self.ema.load_state_dict(state["ema"])
+
+    def _weight_average(self) -> WeightAverage | None:
+        """The average of ``averaged_part``'s present weights (None without ``options.ema``)."""
+        if not self.options.ema:
+            return None
+        from deepsym.training.averaging import WeightAverage
+
+        return WeightAverage(self.model.get_submodule(self.averaged_part), self.options.ema,
+                             self.averaged_part)
+
+    def averaged(self) -> contextlib.AbstractContextManager[Any]:
+        """A block in which the model holds its averaged weights (with ``options.ema``;
+        else its own)."""
+        return contextlib.nullcontext() if self.ema is None else self.ema.applied()
 
     def _load_generators(self, state: dict[str, Any]) -> None:
         """Restore ``rng`` (when saved on this device type; a state of another type's

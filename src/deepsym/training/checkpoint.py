@@ -149,11 +149,13 @@ class Trained:
 def load_trained(run_or_file: str | Path, device: str | None = "cpu", *,
                  warn: Callable[[str], None] | None = None) -> Trained:
     """The model of a run folder (its best checkpoint, else its last) or a checkpoint
-    file, rebuilt through the plugin registry from the config it was trained with, on
-    ``device`` (checked by ``choose_device``; None: CUDA when available). When a run's
-    ``best.pt`` cannot be read, its ``last.pt`` is used and ``warn`` (default:
-    ``warnings.warn``) is told why."""
+    file, rebuilt through the plugin registry from the config it was trained with, with
+    the averaged weights where training kept an average (``options.ema``), on ``device``
+    (checked by ``choose_device``; None: CUDA when available). When a run's ``best.pt``
+    cannot be read, its ``last.pt`` is used and ``warn`` (default: ``warnings.warn``) is
+    told why."""
     from deepsym.plugins import manager
+    from deepsym.training.averaging import averaged_weights
 
     torch_device = choose_device(device)
     path, state = _run_checkpoint(Path(run_or_file), warn or warnings.warn)
@@ -164,7 +166,7 @@ def load_trained(run_or_file: str | Path, device: str | None = "cpu", *,
         raise CheckpointError(f"{path}: its config does not fit model {spec.name!r} as "
                               f"installed now ({exc})") from None
     model = spec.build(config)
-    load_weights(model, state["trainer"]["model"], path)
+    load_weights(model, averaged_weights(state["trainer"]), path)
     return Trained(spec.name, spec, config, model.to(torch_device).eval(), int(state["step"]),
                    path, torch_device)
 

@@ -384,7 +384,7 @@ class Session:
         indices = validation_batches(self.valid_data, self.options, self.context)
         loader = _loader(self.valid_data, indices, self.collate, self.options.num_workers,
                          False)
-        with torch.no_grad(), trainer.autocast():
+        with torch.no_grad(), trainer.autocast(), trainer.averaged():
             for items, batch in zip(indices, loader, strict=True):
                 for name, value in (trainer.validation(to_device(batch, self.device))
                                     or {}).items():

@@ -49,7 +49,10 @@ class TrainOptions:
     run with an error (each one is skipped with a warning). ``num_workers``: data
     loading processes. ``transpose``: ``(low, high)`` semitones; each training piece is
     transposed by a shift drawn from that range (augmentation; its condition vector is
-    computed after the shift), ``(0, 0)`` for none.
+    computed after the shift), ``(0, 0)`` for none. ``ema``: above 0, validation and
+    sampling use an exponential moving average of the weights with this decay per round
+    (``deepsym.training.averaging``; of the trainer's ``averaged_part``), 0 for the last
+    weights.
     """
 
     optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
@@ -71,6 +74,7 @@ class TrainOptions:
     bad_step_limit: int = 10
     num_workers: int = 0
     transpose: tuple[int, int] = (0, 0)
+    ema: float = 0.0
 
     def __post_init__(self) -> None:
         positive = ("batch_size", "checkpoint_every", "log_every", "bad_step_limit",
@@ -92,6 +96,8 @@ class TrainOptions:
         if not self.transpose[0] <= self.transpose[1]:
             raise ValueError(f"transpose must be [low, high] with low <= high, not "
                              f"{list(self.transpose)}")
+        if not 0 <= self.ema < 1:
+            raise ValueError(f"ema must be in [0, 1), not {self.ema}")
         if self.grad_clip is not None and not self.grad_clip > 0:
             raise ValueError(f"grad_clip must be > 0 or None, not {self.grad_clip}")
 
