@@ -90,6 +90,10 @@ class MuseGANConfig:
     time_upsampling: Literal["transposed", "resize"] = "resize"
     # the critic's views of a phrase (see Critic); ("roll",) is the paper's critic
     critic_streams: tuple[str, ...] = ("roll", "chroma", "onsets")
+    # whether the critic's pitch convolutions read each track apart (BinaryMuseGAN's
+    # private discriminator layers; see Critic) or all tracks together (the paper).
+    # On JSB at 1,800 rounds: the same QN2 for the bass, looser harmony (docs/results.md)
+    critic_private: bool = False
     # binary neurons in training (BinaryMuseGAN); ours by default, the paper's MuseGAN has
     # none. Measured on JSB, 4 minutes on a shared CPU: with none, 171 rounds left
     # probabilities that a 0.5 threshold turned into 20 notes a phrase, the same in every
@@ -329,6 +333,11 @@ class Critic(nn.Module):
     - ``onsets``: per step, how many notes start and how many end (the roll's
       difference along time, bar lines included, summed over pitch), convolved over time.
 
+    With ``config.critic_private`` the pitch convolutions of ``roll`` and ``chroma``
+    read each track apart (grouped convolutions, ``ceil(critic_channels / tracks)``
+    channels a track), so every track's pitch features are its own before time
+    mixes them: BinaryMuseGAN's private layers per track ahead of the shared ones.
+
     ``chroma`` and ``onsets`` are BinaryMuseGAN's extra discriminator streams (Dong &
     Yang, ISMIR 2018), there to let the critic see, and so the generator learn,
     harmony and how notes are cut. Theirs differ: the chroma is per beat (ours per
@@ -341,19 +350,21 @@ class Critic(nn.Module):
         super().__init__()
         c, bars, tracks = config.critic_channels, config.n_bars, config.n_tracks
         self.streams = config.critic_streams
+        groups = tracks if config.critic_private else 1
+        w = groups * -(-c // groups)  # the pitch layers' channels, a multiple of groups
         # each view's convolutions over pitch (kernel widths), then the channels of time
-        pitch = {"roll": [(tracks, c, 12), (c, c, config.n_pitches // 12)],
-                 "chroma": [(tracks, c, 12)], "onsets": []}
-        channels = {"roll": c, "chroma": c, "onsets": 2 * tracks}
+        pitch = {"roll": [(tracks, w, 12), (w, w, config.n_pitches // 12)],
+                 "chroma": [(tracks, w, 12)], "onsets": []}
+        channels = {"roll": w, "chroma": w, "onsets": 2 * tracks}
         self.stream = nn.ModuleDict()
         for name in self.streams:
             self.stream[name] = _convolutions(
-                [(i, o, (1, 1, k)) for i, o, k in pitch[name]]
-                + [(channels[name], c, (1, config.steps_per_beat, 1)),
-                   (c, c, (1, config.beats_per_bar, 1))])
+                [(i, o, (1, 1, k), groups) for i, o, k in pitch[name]]
+                + [(channels[name], c, (1, config.steps_per_beat, 1), 1),
+                   (c, c, (1, config.beats_per_bar, 1), 1)])
         first = min(2, bars)
-        self.bars = _convolutions([(len(self.streams) * c, c, (first, 1, 1)),
-                                   (c, 2 * c, (bars - first + 1, 1, 1))])
+        self.bars = _convolutions([(len(self.streams) * c, c, (first, 1, 1), 1),
+                                   (c, 2 * c, (bars - first + 1, 1, 1), 1)])
         self.head = nn.Linear(2 * c, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -362,13 +373,15 @@ class Critic(nn.Module):
         return self.head(self.bars(joined).flatten(1))[:, 0]
 
 
-def _convolutions(layers: list[tuple[int, int, tuple[int, int, int]]]) -> nn.Sequential:
-    """Conv3d + leaky ReLU per ``(inputs, outputs, kernel)``; a kernel reading one bar
-    strides by itself (it cuts the axis into blocks), one over the bars slides."""
+def _convolutions(layers: list[tuple[int, int, tuple[int, int, int], int]]
+                  ) -> nn.Sequential:
+    """Conv3d + leaky ReLU per ``(inputs, outputs, kernel, groups)``; a kernel reading one
+    bar strides by itself (it cuts the axis into blocks), one over the bars slides."""
     modules: list[nn.Module] = []
-    for inputs, outputs, kernel in layers:
+    for inputs, outputs, kernel, groups in layers:
         stride = kernel if kernel[0] == 1 else (1, 1, 1)
-        modules += [nn.Conv3d(inputs, outputs, kernel, stride=stride), nn.LeakyReLU(0.2)]
+        modules += [nn.Conv3d(inputs, outputs, kernel, stride=stride, groups=groups),
+                    nn.LeakyReLU(0.2)]
     return nn.Sequential(*modules)
 
 

@@ -3,6 +3,7 @@ options, and a short real training on chorales through the command line."""
 from __future__ import annotations
 
 import csv
+import math
 
 import mido
 import numpy as np
@@ -136,6 +137,30 @@ def test_each_critic_stream_scores_phrases_and_passes_gradients_to_every_note(st
          ).float().requires_grad_()
     critic(x).sum().backward()
     assert x.grad.shape == x.shape and (x.grad != 0).float().mean() > 0.9
+
+
+@pytest.mark.parametrize("tracks", [4, 5])
+def test_a_private_critic_reads_each_tracks_pitches_apart(tracks):
+    """With ``critic_private`` the pitch layers' channels of one track see that track
+    alone (changing the bass moves its own channels only); without it every channel
+    sees every track. The whole critic still scores and passes gradients."""
+    x = (torch.rand(2, 4, tracks, 16, 84, generator=torch.Generator().manual_seed(0))
+         < 0.1).float()
+    changed = x.clone()
+    changed[:, :, -1] = 1 - changed[:, :, -1]  # the last track, all its cells flipped
+    widths = {}
+    for private in (True, False):
+        critic = Critic(small(n_tracks=tracks, critic_private=private))
+        pitch = critic.stream["roll"][:4]  # the two pitch convolutions and activations
+        a, b = (pitch(v.transpose(1, 2)) for v in (x, changed))
+        widths[private], per = a.shape[1], a.shape[1] // tracks
+        moved = [not torch.equal(a[:, k * per:(k + 1) * per], b[:, k * per:(k + 1) * per])
+                 for k in range(tracks)]
+        assert moved == ([False] * (tracks - 1) + [True] if private else [True] * tracks)
+    assert widths == {True: tracks * math.ceil(8 / tracks), False: 8}  # critic_channels 8
+    x.requires_grad_()
+    Critic(small(n_tracks=tracks, critic_private=True))(x).sum().backward()
+    assert (x.grad != 0).float().mean() > 0.9
 
 
 def test_the_onset_stream_tells_a_held_note_from_the_same_note_cut_in_steps():
