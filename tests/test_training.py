@@ -774,3 +774,30 @@ def test_a_run_folder_is_never_reused_for_another_run_and_never_touched(corpus, 
     assert "is not a deepsym run (no config.json); start one with --out" in \
         capsys.readouterr().err
     assert [p.name for p in other.iterdir()] == ["notes.txt"]
+
+
+def test_a_run_saved_before_a_field_existed_resumes_with_the_fields_default(corpus,
+                                                                            tmp_path,
+                                                                            capsys):
+    """A config field or training option added to deepsym after a run was saved (absent
+    from its config.json and checkpoint) counts as its default, the value the run had:
+    the run resumes where it stopped. Set to another value, it makes another run."""
+    run = tmp_path / "run"
+    assert main(["train", "tiny-lstm", "--corpus", str(corpus), "--out", str(run), "--steps",
+                 "2", "--valid-every", "0"]) == 0
+    record = json.loads((run / "config.json").read_text())
+    last = run / "checkpoints" / "last.pt"
+    state = load_checkpoint(last)
+    for saved in (record, state):
+        del saved["config"]["dropout"], saved["options"]["ema"]
+    (run / "config.json").write_text(json.dumps(record))
+    save_checkpoint(last, state)
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--steps", "4", "--set", "dropout=0.5"]) == 1
+    assert capsys.readouterr().err == (
+        f"deepsym: error: cannot resume {run}: it holds a different run (config dropout is "
+        "0.1 there, 0.5 here)\n")
+    assert main(["train", "--resume", str(run), "--steps", "4"]) == 0
+    assert f"resuming {run} at step 2 from last.pt" in capsys.readouterr().err
+    assert load_checkpoint(last)["step"] == 4
+    assert sorted(p.name for p in last.parent.iterdir()) == ["last.pt"]  # none set aside

@@ -26,6 +26,7 @@ from deepsym.errors import CheckpointError, ConfigError
 from deepsym.fileio import write_atomic
 from deepsym.modeling import from_dict
 from deepsym.training.devices import choose_device
+from deepsym.training.rundir import field_differences
 
 if TYPE_CHECKING:
     import torch
@@ -73,15 +74,20 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def check_checkpoint(state: dict[str, Any], path: str | Path, model: str,
-                     config: dict[str, Any], options: dict[str, Any] | None = None) -> None:
+                     config: dict[str, Any], options: dict[str, Any] | None = None,
+                     defaults: dict[str, dict[str, Any]] | None = None) -> None:
     """CheckpointError naming ``path`` and each difference unless the checkpoint is of
-    ``model`` with ``config`` (and ``options``, when given)."""
+    ``model`` with ``config`` (and ``options``, when given); a field the checkpoint
+    lacks counts as its value in ``defaults["config"]`` or ``defaults["options"]``."""
     if state["model"] != model:
         raise CheckpointError(f"{path}: a checkpoint of model {state['model']!r}, "
                               f"not {model!r}")
-    differences = _differences("config", state["config"], config)
+    defaults = defaults or {}
+    differences = field_differences("config", state["config"], config,
+                                    defaults.get("config"))
     if options is not None:
-        differences += _differences("option", state["options"], options)
+        differences += field_differences("option", state["options"], options,
+                                         defaults.get("options"))
     if differences:
         shown = "; ".join(differences[:5]) + ("; ..." if len(differences) > 5 else "")
         raise CheckpointError(f"{path}: a checkpoint of model {model!r} with another "
@@ -92,12 +98,6 @@ def _first_line(exc: BaseException) -> str:
     """The first line of an exception's message (its type when it has none), cut short."""
     text = str(exc).strip()
     return (text.splitlines()[0] if text else type(exc).__name__)[:200]
-
-
-def _differences(kind: str, saved: dict[str, Any], mine: dict[str, Any]) -> list[str]:
-    return [f"{kind} {key} is {saved.get(key, '(absent)')!r} there, "
-            f"{mine.get(key, '(absent)')!r} here"
-            for key in sorted(set(saved) | set(mine)) if saved.get(key) != mine.get(key)]
 
 
 # -- random states ---------------------------------------------------------------------------

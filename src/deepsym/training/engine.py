@@ -186,6 +186,7 @@ class Session:
     budget: Budget
     device: torch.device
     context: Context
+    defaults: dict[str, dict[str, Any]]  # what a run saved before a field existed had
     trainer: Trainer = field(init=False)
     phases: list[Phase] = field(init=False)
     stream: BatchStream = field(init=False)
@@ -250,11 +251,13 @@ class Session:
                        "identity": rundir.corpus_identity(corpus)},
             "budget": asdict(budget),
         }
-        (rundir.check_resume if resume else rundir.check_new)(out, record)
+        default_config, default_options = apply_settings(spec.config_class(), {})
+        defaults = {"config": to_dict(default_config), "options": to_dict(default_options)}
+        (rundir.check_resume if resume else rundir.check_new)(out, record, defaults)
         torch_device = choose_device(device, context)
         distributed.start(context, torch_device)
         return cls(spec, trainer_class, config, options, train_data, valid_data, collate,
-                   record, out, resume, seed, budget, torch_device, context)
+                   record, out, resume, seed, budget, torch_device, context, defaults)
 
     # -- the run -------------------------------------------------------------------------
 
@@ -494,7 +497,7 @@ class Session:
             try:
                 state = load_checkpoint(path)
                 check_checkpoint(state, path, self.spec.name, self.record["config"],
-                                 self.record["options"])
+                                 self.record["options"], self.defaults)
             except CheckpointError as exc:
                 problems.append((path, str(exc)))
                 continue

@@ -13,10 +13,11 @@ Layout of ``RUN/``::
 
 A new run refuses a folder that holds anything but nothing: another run (named with
 what differs), the same run (use ``--resume``) or other files. Resuming refuses a run
-whose settings or corpus differ from the ones given. Nothing is written before these
-checks pass; ``config.json`` is replaced atomically. A file that cannot be written (a
-read-only folder, a full disk) is a DeepsymError naming it (``writing``); a checkpoint a
-resume cannot use is renamed, never deleted (``set_aside``).
+whose settings or corpus differ from the ones given; a setting added to deepsym since
+the run was saved counts as its default, the value the run had. Nothing is written
+before these checks pass; ``config.json`` is replaced atomically. A file that cannot be
+written (a read-only folder, a full disk) is a DeepsymError naming it (``writing``); a
+checkpoint a resume cannot use is renamed, never deleted (``set_aside``).
 """
 from __future__ import annotations
 
@@ -71,14 +72,25 @@ def read_record(out: Path) -> dict[str, Any] | None:
     return record
 
 
-def differences(stored: dict[str, Any], record: dict[str, Any]) -> list[str]:
-    """What makes ``record`` another run than ``stored``, in words."""
+def field_differences(kind: str, saved: dict[str, Any], mine: dict[str, Any],
+                      defaults: dict[str, Any] | None = None) -> list[str]:
+    """Each field whose value differs between ``saved`` and ``mine``, in words. A field
+    ``saved`` lacks (one added to deepsym since it was saved) counts as its value in
+    ``defaults``, the value the run had before the field existed."""
+    saved = {**(defaults or {}), **saved}
+    return [f"{kind} {k} is {saved.get(k, '(absent)')!r} there, {mine.get(k, '(absent)')!r} "
+            f"here" for k in sorted(set(saved) | set(mine)) if saved.get(k) != mine.get(k)]
+
+
+def differences(stored: dict[str, Any], record: dict[str, Any],
+                defaults: dict[str, dict[str, Any]] | None = None) -> list[str]:
+    """What makes ``record`` another run than ``stored``, in words; ``defaults`` holds
+    the config's and the options' defaults (see ``field_differences``)."""
     found = []
     for key in IDENTITY:
         a, b = stored.get(key), record.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
-            found += [f"{key} {k} is {a.get(k, '(absent)')!r} there, {b.get(k, '(absent)')!r} "
-                      f"here" for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)]
+            found += field_differences(key, a, b, (defaults or {}).get(key))
         elif a != b:
             found.append(f"{key} is {a!r} there, {b!r} here")
     if stored.get("corpus", {}).get("identity") != record["corpus"]["identity"]:
@@ -87,12 +99,13 @@ def differences(stored: dict[str, Any], record: dict[str, Any]) -> list[str]:
     return found
 
 
-def check_new(out: Path, record: dict[str, Any]) -> None:
+def check_new(out: Path, record: dict[str, Any],
+              defaults: dict[str, dict[str, Any]] | None = None) -> None:
     """DeepsymError unless ``out`` may hold a new run described by ``record``."""
     stored = read_record(out)
     if stored is None:
         return
-    found = differences(stored, record)
+    found = differences(stored, record, defaults)
     if found:
         raise DeepsymError(f"{out} holds a different run ({_listed(found)}); choose another "
                            "--out")
@@ -101,12 +114,13 @@ def check_new(out: Path, record: dict[str, Any]) -> None:
                        "--out")
 
 
-def check_resume(out: Path, record: dict[str, Any]) -> dict[str, Any]:
+def check_resume(out: Path, record: dict[str, Any],
+                 defaults: dict[str, dict[str, Any]] | None = None) -> dict[str, Any]:
     """The stored record of ``out``, or DeepsymError unless it is the run ``record``."""
     stored = read_record(out)
     if stored is None:
         raise DeepsymError(f"{out} is not a deepsym run (no {CONFIG}); start one with --out")
-    found = differences(stored, record)
+    found = differences(stored, record, defaults)
     if found:
         raise DeepsymError(f"cannot resume {out}: it holds a different run ({_listed(found)})")
     return stored
@@ -150,5 +164,5 @@ def _listed(found: list[str], most: int = 4) -> str:
 
 
 __all__ = ["CHECKPOINTS", "CONFIG", "IDENTITY", "LOG", "TENSORBOARD", "check_new",
-           "check_resume", "corpus_identity", "differences", "read_record", "set_aside",
-           "write_record", "writing"]
+           "check_resume", "corpus_identity", "differences", "field_differences",
+           "read_record", "set_aside", "write_record", "writing"]
