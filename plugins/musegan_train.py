@@ -68,6 +68,11 @@ class MuseGANTrainer(Trainer):
 
     # -- helpers -------------------------------------------------------------------------
 
+    def average_inputs(self, generator: torch.Generator) -> Latents:
+        """A batch of latents from ``generator``: the averaged generator's batch-norm
+        statistics are measured on its own phrases, not the last weights'."""
+        return self.latents(self.config.batch_size, generator)
+
     def latents(self, batch: int, generator: torch.Generator | None = None) -> Latents:
         """N(0, 1) latents of ``batch`` rows: from the trainer's rng drawn for the global
         batch, this process's rows; from ``generator``, ``batch`` rows."""

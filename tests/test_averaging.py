@@ -1,6 +1,9 @@
 """The exponential moving average of weights (``deepsym.training.averaging``) by hand:
-its rule and warm-up, swapping the average in and out, its checkpoint state."""
+its rule and warm-up, swapping the average in and out, its own batch-norm statistics,
+its checkpoint state."""
 from __future__ import annotations
+
+import math
 
 import pytest
 import torch
@@ -77,3 +80,43 @@ def test_a_checkpoints_weights_take_the_average_of_its_part_only():
                                        "critic.w": torch.tensor(2.0)}
     assert averaged_weights({"model": live, "ema": None}) is live
     assert averaged_weights({"model": live}) is live  # a checkpoint from before averaging
+
+
+
+def test_calibrate_measures_the_averages_own_batch_norm_statistics():
+    """Under the average (weight 9) the batches [1, 3] and [2, 0] give [9, 27] (mean 18,
+    unbiased variance 162) and [18, 0] (mean 9, variance 162), counted alike: mean 13.5,
+    variance 162. The module keeps its own statistics, momentum and mode; the average
+    carries its statistics into ``applied``, its state and a checkpoint's weights."""
+    module = scalar_module(0.0)
+    average = WeightAverage(module, decay=0.9, part="generator")
+    set_weight(module, 10.0)
+    average.update()  # 0.1 * 0 + 0.9 * 10
+    module.eval()
+    module[1].running_mean.fill_(3.0)
+    batches = [torch.tensor([[1.0], [3.0]]), torch.tensor([[2.0], [0.0]])]
+    average.calibrate(batches.__getitem__, batches=2)
+    assert average.buffers["1.running_mean"].item() == pytest.approx(13.5)
+    assert average.buffers["1.running_var"].item() == pytest.approx(162.0)
+    assert module[1].running_mean.item() == 3.0 and module[1].running_var.item() == 1.0
+    assert module[1].momentum == 0.1 and not module.training
+    assert module[0].weight.item() == 10.0
+    with average.applied():
+        assert module[1].running_mean.item() == pytest.approx(13.5)
+        out = module(torch.tensor([[1.0]])).item()
+        assert out == pytest.approx((9.0 - 13.5) / math.sqrt(162.0 + 1e-5))
+    assert module[1].running_mean.item() == 3.0
+    other = WeightAverage(scalar_module(0.0), decay=0.9, part="generator")
+    other.load_state_dict(average.state_dict())
+    assert other.buffers["1.running_var"].item() == pytest.approx(162.0)
+    weights = averaged_weights({"model": {"generator.1.running_mean": torch.tensor(3.0)},
+                                "ema": average.state_dict()})
+    assert weights["generator.1.running_mean"].item() == pytest.approx(13.5)
+    assert weights["generator.0.weight"].item() == pytest.approx(9.0)
+
+
+def test_calibrate_leaves_a_module_without_batch_norm_alone():
+    module = nn.Linear(1, 1)
+    average = WeightAverage(module, decay=0.9)
+    average.calibrate(lambda i: pytest.fail("no batch norm: nothing to run"))
+    assert average.buffers == {} and average.state_dict()["buffers"] == {}

@@ -2,6 +2,7 @@
 options, and a short real training on chorales through the command line."""
 from __future__ import annotations
 
+import copy
 import csv
 import math
 
@@ -342,6 +343,25 @@ def test_sampling_uses_the_generators_average_and_the_last_critic(run):
     assert any(not torch.equal(v, live[f"generator.{k}"]) for k, v in average["weights"].items())
     for name, value in model.critic.state_dict().items():
         assert torch.equal(value, live[f"critic.{name}"])
+    # batch norm with the average's own statistics: measured on 32 batches of latents
+    # through the averaged generator, not those the last weights left behind
+    norms = {name: value for name, value in model.generator.named_buffers()
+             if name.endswith(("running_mean", "running_var"))}
+    assert norms and average["buffers"].keys() >= norms.keys()
+    for name, value in norms.items():
+        assert torch.equal(value, average["buffers"][name])
+    assert all(not torch.equal(v, live[f"generator.{k}"]) for k, v in norms.items())
+    generator = copy.deepcopy(model.generator)
+    for m in generator.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.reset_running_stats()
+            m.momentum = None
+    rng = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for _ in range(32):  # batches of the run's batch_size, 4
+            generator.train()(generator.draw(4, lambda shape: torch.randn(shape, generator=rng)))
+    for name, value in norms.items():
+        assert torch.allclose(generator.get_buffer(name), value)
 
 
 def test_sample_writes_four_track_midi_that_mido_reads(run, tmp_path, capsys):

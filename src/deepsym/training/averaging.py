@@ -6,13 +6,15 @@ average of the generator's recent weights lies nearer the middle of that circle,
 its samples are cleaner than those of any one step (Yazici et al., "The unusual
 effectiveness of averaging in GAN training", ICLR 2019). After ``n`` updates the next
 one keeps ``min(decay, (1 + n) / (10 + n))`` of the average, so early rounds, far from
-the later weights, fade fast. Only parameters are averaged: buffers (batch-norm
-statistics) are the module's own.
+the later weights, fade fast. Only parameters are averaged. Batch-norm statistics
+measured under the last weights do not fit the averaged ones, so ``calibrate`` measures
+the average's own by running it on batches of inputs (as torch's ``update_bn`` does for
+stochastic weight averaging); until then the average uses the module's.
 """
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
@@ -28,6 +30,7 @@ class WeightAverage:
         self.module, self.decay, self.part = module, decay, part
         self.updates = 0
         self.weights = {name: p.detach().clone() for name, p in module.named_parameters()}
+        self.buffers: dict[str, torch.Tensor] = {}  # the average's batch-norm statistics
 
     def rate(self) -> float:
         """The share of the average the next update keeps."""
@@ -43,22 +46,53 @@ class WeightAverage:
 
     @contextlib.contextmanager
     def applied(self) -> Iterator[None]:
-        """Within the block the module holds the averaged parameters, its own after."""
-        params = dict(self.module.named_parameters())
-        own = {name: p.detach().clone() for name, p in params.items()}
+        """Within the block the module holds the averaged parameters (and the average's
+        batch-norm statistics, once calibrated), its own after."""
+        tensors = {**dict(self.module.named_parameters()), **_norm_buffers(self.module)}
+        average = {**self.weights, **self.buffers}
+        own = {name: tensors[name].detach().clone() for name in average}
         with torch.no_grad():
-            for name, p in params.items():
-                p.copy_(self.weights[name])
+            for name, value in average.items():
+                tensors[name].copy_(value)
         try:
             yield
         finally:
             with torch.no_grad():
-                for name, p in params.items():
-                    p.copy_(own[name])
+                for name, value in own.items():
+                    tensors[name].copy_(value)
+
+    @torch.no_grad()
+    def calibrate(self, inputs: Callable[[int], Any], batches: int = 32) -> None:
+        """Measure the average's batch-norm statistics: the module, holding the average,
+        runs in training mode on ``inputs(i)`` for ``i < batches``, each batch counting
+        alike. The module's own statistics, momentum and mode are left as they were."""
+        norms = [m for m in self.module.modules()
+                 if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        if not norms:
+            return
+        momenta, training = [m.momentum for m in norms], self.module.training
+        # start from copies of the module's own: applied() swaps them in, the own back out
+        self.buffers = {name: b.detach().clone()
+                        for name, b in _norm_buffers(self.module).items()}
+        with self.applied():
+            try:
+                for m in norms:
+                    m.reset_running_stats()
+                    m.momentum = None  # a cumulative mean over the batches
+                self.module.train()
+                for i in range(batches):
+                    self.module(inputs(i))
+                measured = {name: b.detach().clone()
+                            for name, b in _norm_buffers(self.module).items()}
+            finally:
+                for m, momentum in zip(norms, momenta, strict=True):
+                    m.momentum = momentum
+                self.module.train(training)
+        self.buffers = measured
 
     def state_dict(self) -> dict[str, Any]:
         return {"part": self.part, "decay": self.decay, "updates": self.updates,
-                "weights": dict(self.weights)}
+                "weights": dict(self.weights), "buffers": dict(self.buffers)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         if state["part"] != self.part or state["weights"].keys() != self.weights.keys():
@@ -68,6 +102,17 @@ class WeightAverage:
         self.updates = int(state["updates"])
         for name, value in state["weights"].items():
             self.weights[name].copy_(value)
+        own = _norm_buffers(self.module)  # none saved before calibration existed
+        self.buffers = {name: value.to(own[name].device)
+                        for name, value in state.get("buffers", {}).items()}
+
+
+def _norm_buffers(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The batch-norm layers' running statistics of ``module``, by name."""
+    return {f"{name}.{key}" if name else key: b
+            for name, m in module.named_modules()
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+            for key, b in m.named_buffers(recurse=False)}
 
 
 def _named(part: str) -> str:
@@ -76,11 +121,12 @@ def _named(part: str) -> str:
 
 def averaged_weights(trainer_state: dict[str, Any]) -> dict[str, Any]:
     """The model's weights as validation and sampling use them: those of a checkpoint's
-    trainer state, the averaged parameters in place of the last ones where training kept
-    an average."""
+    trainer state, the averaged parameters (and the average's batch-norm statistics,
+    where measured) in place of the last ones where training kept an average."""
     weights = trainer_state["model"]
     average = trainer_state.get("ema")
     if average is None:
         return weights
     prefix = f"{average['part']}." if average["part"] else ""
-    return {**weights, **{prefix + name: value for name, value in average["weights"].items()}}
+    averaged = {**average["weights"], **average.get("buffers", {})}
+    return {**weights, **{prefix + name: value for name, value in averaged.items()}}

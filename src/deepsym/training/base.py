@@ -436,7 +436,10 @@ class Trainer(ABC):
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume: weights, optimizers, schedulers, the gradient
-        scaler, schedule position, both generators (and the device type of ``rng``)."""
+        scaler, schedule position, both generators (and the device type of ``rng``), and
+        the weight average with its batch-norm statistics measured now."""
+        if self.ema is not None:
+            self._calibrate_average()
         return {"model": self.model.state_dict(),
                 "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
                 "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
@@ -479,8 +482,27 @@ class Trainer(ABC):
 
     def averaged(self) -> contextlib.AbstractContextManager[Any]:
         """A block in which the model holds its averaged weights (with ``options.ema``;
-        else its own)."""
-        return contextlib.nullcontext() if self.ema is None else self.ema.applied()
+        else its own), with their own batch-norm statistics (``average_inputs``)."""
+        if self.ema is None:
+            return contextlib.nullcontext()
+        self._calibrate_average()
+        return self.ema.applied()
+
+    def average_inputs(self, generator: torch.Generator) -> Any:
+        """One batch of inputs of ``averaged_part``, drawn with ``generator``, on which the
+        average measures its own batch-norm statistics (a GAN's generator: latents);
+        None, the default, measures none, and the average uses the module's."""
+        return None
+
+    def _calibrate_average(self) -> None:
+        """The average's batch-norm statistics measured on ``average_inputs`` batches
+        drawn from a fixed seed, so training's own random state is left alone."""
+        import torch
+
+        generator = torch.Generator(device=self.device).manual_seed(0)
+        first = self.average_inputs(generator)
+        if self.ema is not None and first is not None:
+            self.ema.calibrate(lambda i: first if i == 0 else self.average_inputs(generator))
 
     def _load_generators(self, state: dict[str, Any]) -> None:
         """Restore ``rng`` (when saved on this device type; a state of another type's

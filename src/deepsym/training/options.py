@@ -51,7 +51,8 @@ class TrainOptions:
     transposed by a shift drawn from that range (augmentation; its condition vector is
     computed after the shift), ``(0, 0)`` for none. ``ema``: above 0, validation and
     sampling use an exponential moving average of the weights with this decay per round
-    (``deepsym.training.averaging``; of the trainer's ``averaged_part``), 0 for the last
+    (``deepsym.training.averaging``; of the trainer's ``averaged_part``, with batch-norm
+    statistics of its own where the trainer gives ``average_inputs``), 0 for the last
     weights.
     """
 
