@@ -107,8 +107,10 @@ def test_calibrate_measures_the_averages_own_batch_norm_statistics():
         assert out == pytest.approx((9.0 - 13.5) / math.sqrt(162.0 + 1e-5))
     assert module[1].running_mean.item() == 3.0
     other = WeightAverage(scalar_module(0.0), decay=0.9, part="generator")
+    assert average.measured_at == average.updates == 1
     other.load_state_dict(average.state_dict())
     assert other.buffers["1.running_var"].item() == pytest.approx(162.0)
+    assert other.measured_at == 1  # a resumed run need not measure them again
     weights = averaged_weights({"model": {"generator.1.running_mean": torch.tensor(3.0)},
                                 "ema": average.state_dict()})
     assert weights["generator.1.running_mean"].item() == pytest.approx(13.5)

@@ -31,6 +31,7 @@ class WeightAverage:
         self.updates = 0
         self.weights = {name: p.detach().clone() for name, p in module.named_parameters()}
         self.buffers: dict[str, torch.Tensor] = {}  # the average's batch-norm statistics
+        self.measured_at: int | None = None  # the ``updates`` they were measured at
 
     def rate(self) -> float:
         """The share of the average the next update keeps."""
@@ -66,8 +67,7 @@ class WeightAverage:
         """Measure the average's batch-norm statistics: the module, holding the average,
         runs in training mode on ``inputs(i)`` for ``i < batches``, each batch counting
         alike. The module's own statistics, momentum and mode are left as they were."""
-        norms = [m for m in self.module.modules()
-                 if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+        norms = [m for _, m in _norms(self.module)]
         if not norms:
             return
         momenta, training = [m.momentum for m in norms], self.module.training
@@ -88,7 +88,7 @@ class WeightAverage:
                 for m, momentum in zip(norms, momenta, strict=True):
                     m.momentum = momentum
                 self.module.train(training)
-        self.buffers = measured
+        self.buffers, self.measured_at = measured, self.updates
 
     def state_dict(self) -> dict[str, Any]:
         return {"part": self.part, "decay": self.decay, "updates": self.updates,
@@ -105,13 +105,18 @@ class WeightAverage:
         own = _norm_buffers(self.module)  # none saved before calibration existed
         self.buffers = {name: value.to(own[name].device)
                         for name, value in state.get("buffers", {}).items()}
+        self.measured_at = self.updates if self.buffers else None
+
+
+def _norms(module: torch.nn.Module) -> list[tuple[str, torch.nn.Module]]:
+    """The batch-norm layers of ``module``, with their names."""
+    return [(name, m) for name, m in module.named_modules()
+            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
 
 
 def _norm_buffers(module: torch.nn.Module) -> dict[str, torch.Tensor]:
     """The batch-norm layers' running statistics of ``module``, by name."""
-    return {f"{name}.{key}" if name else key: b
-            for name, m in module.named_modules()
-            if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)
+    return {f"{name}.{key}" if name else key: b for name, m in _norms(module)
             for key, b in m.named_buffers(recurse=False)}
 
 

@@ -438,8 +438,7 @@ class Trainer(ABC):
         """Everything needed to resume: weights, optimizers, schedulers, the gradient
         scaler, schedule position, both generators (and the device type of ``rng``), and
         the weight average with its batch-norm statistics measured now."""
-        if self.ema is not None:
-            self._calibrate_average()
+        self._calibrate_average()
         return {"model": self.model.state_dict(),
                 "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
                 "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
@@ -496,12 +495,15 @@ class Trainer(ABC):
 
     def _calibrate_average(self) -> None:
         """The average's batch-norm statistics measured on ``average_inputs`` batches
-        drawn from a fixed seed, so training's own random state is left alone."""
+        drawn from a fixed seed, so training's own random state is left alone; once per
+        update of the average (a round's validation and checkpoints share them)."""
         import torch
 
+        if self.ema is None or self.ema.measured_at == self.ema.updates:
+            return
         generator = torch.Generator(device=self.device).manual_seed(0)
         first = self.average_inputs(generator)
-        if self.ema is not None and first is not None:
+        if first is not None:
             self.ema.calibrate(lambda i: first if i == 0 else self.average_inputs(generator))
 
     def _load_generators(self, state: dict[str, Any]) -> None:
