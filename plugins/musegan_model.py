@@ -33,6 +33,10 @@ binary neurons for polyphonic music generation", ISMIR 2018):
 - a refiner per track (``refiner_units`` residual units over time and pitch) between
   the bar generators and the binary neurons.
 
+Ours: ``output="voice"`` makes each track a single line, one pitch or a rest a step (a
+softmax over the pitches and a rest, the likeliest taken), for voices such as the
+chorales' (on JSB it closed the bass's gap to the data, docs/results.md).
+
 Sources: "the paper" is Dong, Hsiao, Yang and Yang, "MuseGAN: multi-track sequential
 generative adversarial networks for symbolic music generation and accompaniment",
 AAAI 2018 (arXiv:1709.06298).
@@ -108,6 +112,11 @@ class MuseGANConfig:
     # note cut, and the generator learns a margin: in 400 rounds mean QN2 62 % -> 83 %
     # at 0.1 and 0.15; at 0.2 and 0.3 voices fell silent (docs/results.md)
     logit_noise: float = 0.1
+    # what a track sounds at a step: "notes" (each pitch by its own probability, a
+    # sigmoid: chords and rests as they come) or "voice" (one pitch or a rest: a softmax
+    # over the pitches and a rest whose logit is 0, a singer's line). Under "voice" the
+    # binary neurons take the likeliest (or draw one) and the logit noise is Gumbel's
+    output: Literal["notes", "voice"] = "notes"
     n_critic: int = 5  # critic updates per generator update (the paper)
     gp_weight: float = 10.0  # the gradient penalty's lambda (WGAN-GP, the paper)
     batch_size: int = 32  # the paper's 64 halves the rounds a CPU makes in a budget
@@ -121,6 +130,8 @@ class MuseGANConfig:
                 raise ValueError(f"{name} must be at least 1, not {getattr(self, name)}")
         if self.refiner_units < 0:
             raise ValueError(f"refiner_units must be >= 0, not {self.refiner_units}")
+        if self.output not in ("notes", "voice"):
+            raise ValueError(f'output must be "notes" or "voice", not {self.output!r}')
         if self.time_upsampling not in ("transposed", "resize"):
             raise ValueError(f'time_upsampling must be "transposed" or "resize", not '
                              f"{self.time_upsampling!r}")
@@ -406,23 +417,56 @@ def _edges(x: torch.Tensor) -> torch.Tensor:
 VIEWS = {"roll": lambda x: x, "chroma": _chroma, "onsets": _edges}
 
 
-def noisy(logits: torch.Tensor, scale: float, uniform: torch.Tensor) -> torch.Tensor:
-    """``logits`` plus logistic noise of ``scale``, ``logit(uniform)`` of U(0, 1) draws of
-    the same shape. Above 0 (a probability over 0.5) with probability
-    ``sigmoid(logit / scale)``: a deterministic binary neuron after it is a stochastic
-    one whose draws sharpen as ``scale`` falls (at 1, BinaryMuseGAN's stochastic
-    neuron)."""
-    return logits + scale * torch.logit(uniform, eps=1e-6)
+def with_rest(logits: torch.Tensor, output: str) -> torch.Tensor:
+    """``(..., pitches)`` logits and, for ``output="voice"``, a rest's logit of 0 after
+    them: ``(..., pitches + 1)``."""
+    if output == "notes":
+        return logits
+    return torch.cat([logits, logits.new_zeros(*logits.shape[:-1], 1)], -1)
 
 
-def binarize(probabilities: torch.Tensor, kind: str, uniform: torch.Tensor | None = None
-             ) -> torch.Tensor:
-    """Binary neurons with the straight-through estimator: the forward pass gives 0/1 (by
-    0.5, or ``uniform < p`` for ``"stochastic"``), the backward pass the gradient of
-    ``probabilities``. ``kind="none"``: the probabilities unchanged."""
+def probabilities_of(logits: torch.Tensor, output: str) -> torch.Tensor:
+    """Each cell's probability of sounding: a sigmoid per cell (``"notes"``), or a
+    softmax over the last axis, the rest's included (``"voice"``)."""
+    return torch.sigmoid(logits) if output == "notes" else torch.softmax(logits, -1)
+
+
+def pitches_of(x: torch.Tensor, output: str) -> torch.Tensor:
+    """``x`` without the rest (``"voice"``): ``(..., pitches)``."""
+    return x if output == "notes" else x[..., :-1]
+
+
+def noisy(logits: torch.Tensor, scale: float, uniform: torch.Tensor,
+          output: str = "notes") -> torch.Tensor:
+    """``logits`` plus noise of ``scale`` from U(0, 1) draws of the same shape: logistic,
+    ``logit(uniform)``, for ``"notes"``, where a logit ends above 0 with probability
+    ``sigmoid(logit / scale)``; Gumbel, ``-log(-log(uniform))``, for ``"voice"``, where
+    a logit ends the largest with probability ``softmax(logits / scale)``. A
+    deterministic binary neuron after it is a stochastic one whose draws sharpen as
+    ``scale`` falls (at 1, BinaryMuseGAN's stochastic neuron)."""
+    u = uniform.clamp(1e-6, 1 - 1e-6)
+    noise = torch.logit(u) if output == "notes" else -torch.log(-torch.log(u))
+    return logits + scale * noise
+
+
+def binarize(probabilities: torch.Tensor, kind: str, uniform: torch.Tensor | None = None,
+             output: str = "notes") -> torch.Tensor:
+    """Binary neurons with the straight-through estimator: the forward pass gives 0/1,
+    the backward pass the gradient of ``probabilities``. ``"notes"``: each cell by
+    0.5 (``"deterministic"``) or ``uniform < p`` (``"stochastic"``); ``"voice"``: the
+    likeliest cell of the last axis, or the one the first ``uniform`` of each row picks
+    by the cumulative probabilities. ``kind="none"``: the probabilities unchanged."""
     if kind == "none":
         return probabilities
-    hard = (probabilities > 0.5 if kind == "deterministic" else uniform < probabilities)
+    if output == "notes":
+        hard = probabilities > 0.5 if kind == "deterministic" else uniform < probabilities
+    else:
+        if kind == "deterministic":
+            pick = probabilities.argmax(-1, keepdim=True)
+        else:
+            below = probabilities.cumsum(-1) < uniform[..., :1]
+            pick = below.sum(-1, keepdim=True).clamp_max(probabilities.shape[-1] - 1)
+        hard = torch.zeros_like(probabilities).scatter_(-1, pick, 1.0)
     return probabilities + (hard.to(probabilities.dtype) - probabilities).detach()
 
 

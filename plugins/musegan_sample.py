@@ -12,7 +12,15 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-from deepsym_plugins.musegan_model import Latents, phrase_walk, slerp
+from deepsym_plugins.musegan_model import (
+    Latents,
+    binarize,
+    phrase_walk,
+    pitches_of,
+    probabilities_of,
+    slerp,
+    with_rest,
+)
 
 from deepsym.errors import DeepsymError
 from deepsym.representations.bars import Bars
@@ -33,7 +41,8 @@ class PhraseSampler(Sampler):
                "'threshold', or a 'bernoulli' draw per step and pitch",
                choices=("threshold", "bernoulli")),
         Option("threshold", float, 0.5, "binarize=threshold: a step sounds where the "
-               "probability exceeds this", low=0.0, high=1.0),
+               "probability exceeds this (a model of output=voice sounds the likeliest "
+               "of each track's pitches and rest instead)", low=0.0, high=1.0),
         Option("shared", str, "vary", "'fixed': every piece gets the same shared vectors "
                "(one song, its tracks varied by their own vectors); 'vary': new ones per "
                "piece (composer and hybrid models: jamming has no shared vector)",
@@ -68,7 +77,7 @@ class PhraseSampler(Sampler):
             for phrase in range(math.ceil(steps / generator.bars)):
                 if phrase:
                     z = self.walked(z)
-                yield self.notes(torch.sigmoid(generator(z))).cpu().numpy()
+                yield self.notes(generator(z)).cpu().numpy()
 
     def normal(self, shape: tuple[int, ...]) -> torch.Tensor:
         return torch.randn(shape, generator=self.rng, device=self.device)
@@ -102,11 +111,17 @@ class PhraseSampler(Sampler):
             moved[kind] = phrase_walk(value, fresh, walk)
         return z._replace(**moved)
 
-    def notes(self, probabilities: torch.Tensor) -> torch.Tensor:
-        """0/1 notes ``(n, bars, tracks, steps, pitches)`` by the binarize option."""
+    def notes(self, logits: torch.Tensor) -> torch.Tensor:
+        """0/1 notes ``(n, bars, tracks, steps, pitches)`` of the generator's logits by the
+        binarize option (a model of ``output="voice"``: the likeliest of each track's
+        pitches and rest, or one drawn)."""
+        output = self.model.config.output
+        probabilities = probabilities_of(with_rest(logits, output), output)
         if self.options["binarize"] == "bernoulli":
             uniform = torch.rand(probabilities.shape, generator=self.rng, device=self.device)
-            return (uniform < probabilities).float()
+            return pitches_of(binarize(probabilities, "stochastic", uniform, output), output)
+        if output == "voice":
+            return pitches_of(binarize(probabilities, "deterministic", None, output), output)
         return (probabilities > self.options["threshold"]).float()
 
     def step_cap(self, seconds: float) -> int:

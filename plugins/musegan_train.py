@@ -18,7 +18,14 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from deepsym_plugins.musegan_model import Latents, binarize, noisy
+from deepsym_plugins.musegan_model import (
+    Latents,
+    binarize,
+    noisy,
+    pitches_of,
+    probabilities_of,
+    with_rest,
+)
 
 from deepsym.training import Phase, Trainer, Update
 from deepsym.training.adversarial import discriminator_loss, generator_loss, gradient_penalty
@@ -84,14 +91,16 @@ class MuseGANTrainer(Trainer):
             (shape[0] * world, *shape[1:]), generator=self.rng, device=self.device)))
 
     def fake(self, batch: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``batch`` generated phrases: probabilities, their logits under the noise of
-        ``config.logit_noise``, through the binary neurons of ``config.binary``."""
-        logits = self.network.generator(self.latents(batch, generator))
+        """``batch`` generated phrases: probabilities (``config.output``'s), their logits
+        under the noise of ``config.logit_noise``, through the binary neurons of
+        ``config.binary``."""
+        output = self.config.output
+        logits = with_rest(self.network.generator(self.latents(batch, generator)), output)
         if self.config.logit_noise:
-            logits = noisy(logits, self.config.logit_noise, self.uniform(logits))
-        probabilities = torch.sigmoid(logits)
+            logits = noisy(logits, self.config.logit_noise, self.uniform(logits), output)
+        probabilities = probabilities_of(logits, output)
         uniform = self.uniform(probabilities) if self.config.binary == "stochastic" else None
-        return binarize(probabilities, self.config.binary, uniform)
+        return pitches_of(binarize(probabilities, self.config.binary, uniform, output), output)
 
     def uniform(self, like: torch.Tensor) -> torch.Tensor:
         """U(0, 1) draws of ``like``'s shape from the trainer's rng, drawn for the global
@@ -129,9 +138,10 @@ class MuseGANTrainer(Trainer):
         (latents from a fixed seed: validation leaves the trainer's rng alone)."""
         rng = torch.Generator().manual_seed(0)
         real = batch["x"].float()
-        probabilities = torch.sigmoid(self.network.generator(self.latents(len(real), rng)))
-        fake = (probabilities > 0.5).to(real.dtype) if self.config.binary != "none" \
-            else probabilities
+        output = self.config.output
+        logits = with_rest(self.network.generator(self.latents(len(real), rng)), output)
+        kind = "none" if self.config.binary == "none" else "deterministic"
+        fake = pitches_of(binarize(probabilities_of(logits, output), kind, None, output), output)
         critic = self.network.critic
         return {"wasserstein": critic(real).mean() - critic(fake).mean()}
 

@@ -23,6 +23,9 @@ from deepsym_plugins.musegan_model import (
     binarize,
     noisy,
     phrase_walk,
+    pitches_of,
+    probabilities_of,
+    with_rest,
 )
 from deepsym_plugins.musegan_sample import PhraseSampler
 from music21_corpus import first_chorales
@@ -202,6 +205,52 @@ def test_logit_noise_makes_a_deterministic_neuron_sound_with_p_sigmoid_logit_ove
     assert torch.equal(noisy(logits, 0.0, uniform), logits)
 
 
+@pytest.mark.parametrize("kind", ["deterministic", "stochastic"])
+def test_a_voice_sounds_one_pitch_or_rests_and_passes_gradients_straight_through(kind):
+    """output="voice": a softmax over the pitches and a rest of logit 0; one cell of each
+    step sounds, the likeliest or the one a uniform draw lands in."""
+    logits = torch.tensor([[2.0, 0.0, 1.0], [-1.0, -2.0, -3.0]], requires_grad=True)
+    extended = with_rest(logits, "voice")
+    assert extended[:, -1].tolist() == [0.0, 0.0] and with_rest(logits, "notes") is logits
+    p = probabilities_of(extended, "voice")
+    assert torch.allclose(p.sum(-1), torch.ones(2))
+    # cumulative p: .61 .69 .92 1 and .24 .32 .36 1
+    uniform = torch.tensor([[0.85] * 4, [0.05] * 4])
+    out = binarize(p, kind, uniform, "voice")
+    expected = ([[1, 0, 0, 0], [0, 0, 0, 1]] if kind == "deterministic"
+                else [[0, 0, 1, 0], [1, 0, 0, 0]])
+    assert out.tolist() == expected
+    assert pitches_of(out, "voice").tolist() == [row[:3] for row in expected]
+    (pitches_of(out, "voice") * torch.tensor([1.0, 2.0, 3.0])).sum().backward()
+    softmax = torch.softmax(extended.detach(), -1)[:, :3]  # d/dlogits of sum(w p)
+    weights = torch.tensor([1.0, 2.0, 3.0])
+    expected_grad = softmax * (weights - (softmax * weights).sum(-1, keepdim=True))
+    assert torch.allclose(logits.grad, expected_grad)
+
+
+def test_gumbel_noise_makes_a_voice_pick_with_p_softmax_logits_over_scale():
+    uniform = torch.rand(100_000, 4, generator=torch.Generator().manual_seed(0))
+    logits = with_rest(torch.tensor([0.3, -0.1, 0.2]).expand(100_000, 3), "voice")
+    for scale in (0.1, 1.0):
+        noisy_logits = noisy(logits, scale, uniform, "voice")
+        out = binarize(probabilities_of(noisy_logits, "voice"), "deterministic", None, "voice")
+        expected = torch.softmax(logits[0] / scale, -1)
+        assert torch.allclose(out.mean(0), expected, atol=0.005)
+
+
+def test_a_voice_model_samples_at_most_one_pitch_per_track_and_step():
+    config = small(output="voice")
+    torch.manual_seed(0)
+    model = MuseGAN(config)
+    for binarize_option in ("threshold", "bernoulli"):
+        s = PhraseSampler(model, config.make_representation(), seed=0,
+                          options={"binarize": binarize_option})
+        for score in s.sample(3, 4):
+            roll = s.representation.encode(score)  # (bars, tracks, steps, pitches)
+            per_step = roll.sum(-1)
+            assert per_step.max() == 1 and per_step.mean() > 0.2
+
+
 def test_the_phrase_walk_keeps_unit_variance():
     rng = torch.Generator().manual_seed(0)
     a, b = torch.randn(100_000, generator=rng), torch.randn(100_000, generator=rng)
@@ -238,6 +287,8 @@ def test_config_checks():
             MuseGANConfig(critic_streams=streams)
     with pytest.raises(ValueError, match='time_upsampling must be "transposed" or'):
         MuseGANConfig(time_upsampling="nearest")
+    with pytest.raises(ValueError, match='output must be "notes" or "voice"'):
+        MuseGANConfig(output="chords")
     with pytest.raises(ValueError, match=r"logit_noise must be >= 0, not -0\.1"):
         MuseGANConfig(logit_noise=-0.1)
 
@@ -311,17 +362,28 @@ def test_programs_voice_the_tracks_and_a_primer_is_refused():
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """A few rounds on 12 real chorales through the command line."""
-    root = tmp_path_factory.mktemp("musegan")
-    chorales = first_chorales(12)
-    build_corpus(chorales, root / "corpus", workers=1, fractions=(0.7, 0.3, 0.0))
-    settings = [f"{k}={v}" for k, v in {**SMALL, "batch_size": 4, "n_critic": 2,
-                                         "valid_every": 2, "log_every": 1, "ema": 0.99}.items()]
-    args = ["train", "musegan", "--corpus", str(root / "corpus"), "--out",
-            str(root / "run"), "--steps", "3", "-q"]
-    assert main(args + [a for s in settings for a in ("--set", s)]) == 0
-    return root / "run"
+def corpus(tmp_path_factory):
+    """12 real chorales."""
+    root = tmp_path_factory.mktemp("chorales")
+    build_corpus(first_chorales(12), root, workers=1, fractions=(0.7, 0.3, 0.0))
+    return root
+
+
+def train(corpus, out, **fields) -> None:
+    """A few rounds of a small model through the command line."""
+    settings = {**SMALL, "batch_size": 4, "n_critic": 2, "valid_every": 2, "log_every": 1,
+                **fields}
+    args = ["train", "musegan", "--corpus", str(corpus), "--out", str(out), "--steps", "3",
+            "-q"]
+    assert main(args + [a for k, v in settings.items() for a in ("--set", f"{k}={v}")]) == 0
+
+
+@pytest.fixture(scope="module")
+def run(corpus, tmp_path_factory):
+    """A few rounds on 12 real chorales, with a weight average."""
+    out = tmp_path_factory.mktemp("musegan") / "run"
+    train(corpus, out, ema=0.99)
+    return out
 
 
 def test_a_short_run_logs_both_sides(run):
@@ -379,3 +441,15 @@ def test_sample_writes_four_track_midi_that_mido_reads(run, tmp_path, capsys):
         notes = sum(1 for t in tracks for m in t if m.type == "note_on" and m.velocity)
         assert notes == score.n_notes
     assert isinstance(load_sampler(run), PhraseSampler)
+
+
+def test_a_voice_run_trains_and_sings_one_pitch_at_a_time_in_every_track(corpus, tmp_path):
+    train(corpus, tmp_path / "run", output="voice")
+    out = tmp_path / "out"
+    assert main(["sample", str(tmp_path / "run"), "-n", "2", "-o", str(out), "--length",
+                 "8tokens"]) == 0
+    for path in sorted(out.glob("*.mid")):
+        for track in read_midi(path).tracks:
+            start = track.notes["start"].astype(np.int64)  # notes sorted by start
+            end = start + track.notes["duration"]
+            assert len(start) and np.all(start[1:] >= end[:-1]), path  # no two at once
