@@ -7,8 +7,8 @@
    for ``--minutes`` on the JSB chorales (``deepsym train``, the default config
    otherwise); with ``--paper`` also a hybrid model with the paper's generator and
    critic (transposed convolutions from beats to steps, a critic reading the piano-roll
-   alone, no noise on the logits; binary neurons kept, which the paper's MuseGAN
-   lacks), and with ``--ensembles`` a hybrid model on the ``ensembles`` corpus with
+   alone, no noise on the logits, a sigmoid per pitch; binary neurons kept, which the
+   paper's MuseGAN lacks), and with ``--ensembles`` a hybrid model on the ``ensembles`` corpus with
    ``rule="family"`` (5 tracks by instrument family).
 2. Samples ``--pieces`` phrases (one phrase: the model's 4 bars) from each model and cuts
    every piece of the corpus's **test** split into phrases of the same bars.
@@ -52,7 +52,7 @@ PAPER = ("The paper (Dong et al. 2018, Table 1, LPD-5 training data): EB 8.06 / 
          "89.6 %, DP 88.6 %; its hybrid model QN 44.6 / 43.2 / 45.5 / 52.0 %.")
 #: the settings that undo our changes to the paper's generator and critic
 PAPER_MODEL = ("--set", "time_upsampling=transposed", "--set", 'critic_streams=["roll"]',
-               "--set", "logit_noise=0")
+               "--set", "logit_noise=0", "--set", "output=notes")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

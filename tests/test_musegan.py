@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import csv
+import json
 import math
+import shutil
 
 import mido
 import numpy as np
@@ -35,7 +37,7 @@ from deepsym.cli import main
 from deepsym.data import build_corpus
 from deepsym.errors import DeepsymError
 from deepsym.sampling.run import load_sampler
-from deepsym.training.checkpoint import load_checkpoint
+from deepsym.training.checkpoint import load_checkpoint, save_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -287,8 +289,11 @@ def test_config_checks():
             MuseGANConfig(critic_streams=streams)
     with pytest.raises(ValueError, match='time_upsampling must be "transposed" or'):
         MuseGANConfig(time_upsampling="nearest")
-    with pytest.raises(ValueError, match='output must be "notes" or "voice"'):
+    with pytest.raises(ValueError, match='output must be "auto", "notes" or "voice"'):
         MuseGANConfig(output="chords")
+    assert MuseGANConfig().output == "voice"  # "auto": one line per track under rule="voice"
+    assert MuseGANConfig(rule="family", n_tracks=5).output == "notes"  # pianos' chords
+    assert MuseGANConfig(output="notes").output == "notes"
     with pytest.raises(ValueError, match=r"logit_noise must be >= 0, not -0\.1"):
         MuseGANConfig(logit_noise=-0.1)
 
@@ -297,7 +302,8 @@ def test_config_checks():
 
 
 def sampler(mode: str = "hybrid", seed: int = 0, **options) -> PhraseSampler:
-    config = small(mode=mode)
+    """An untrained small model's sampler; a sigmoid per pitch, so ``threshold`` applies."""
+    config = small(mode=mode, output="notes")
     torch.manual_seed(0)
     model = MuseGAN(config)
     return PhraseSampler(model, config.make_representation(), seed=seed, options=options)
@@ -429,7 +435,7 @@ def test_sampling_uses_the_generators_average_and_the_last_critic(run):
 def test_sample_writes_four_track_midi_that_mido_reads(run, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["sample", str(run), "-n", "2", "-o", str(out), "--length", "8tokens",
-                 "--opt", "threshold=0.4", "--opt", "programs=52,52,52,52"]) == 0
+                 "--opt", "programs=52,52,52,52"]) == 0
     files = sorted(out.glob("*.mid"))
     assert len(files) == 2
     for path in files:
@@ -443,13 +449,39 @@ def test_sample_writes_four_track_midi_that_mido_reads(run, tmp_path, capsys):
     assert isinstance(load_sampler(run), PhraseSampler)
 
 
-def test_a_voice_run_trains_and_sings_one_pitch_at_a_time_in_every_track(corpus, tmp_path):
-    train(corpus, tmp_path / "run", output="voice")
-    out = tmp_path / "out"
-    assert main(["sample", str(tmp_path / "run"), "-n", "2", "-o", str(out), "--length",
-                 "8tokens"]) == 0
-    for path in sorted(out.glob("*.mid")):
-        for track in read_midi(path).tracks:
-            start = track.notes["start"].astype(np.int64)  # notes sorted by start
-            end = start + track.notes["duration"]
-            assert len(start) and np.all(start[1:] >= end[:-1]), path  # no two at once
+def test_a_run_saved_before_output_existed_loads_and_resumes_as_notes(run, tmp_path):
+    """Runs saved before ``output`` existed had a sigmoid per pitch: they keep it, though
+    the default is now "voice"."""
+    old = tmp_path / "old"
+    shutil.copytree(run, old)
+    record = json.loads((old / "config.json").read_text())
+    del record["config"]["output"]
+    (old / "config.json").write_text(json.dumps(record))
+    for path in (old / "checkpoints").glob("*.pt"):
+        state = load_checkpoint(path)
+        del state["config"]["output"]
+        save_checkpoint(path, state)
+    assert load_sampler(old).model.config.output == "notes"
+    assert main(["train", "--resume", str(old), "--steps", "4", "-q"]) == 0
+    assert load_checkpoint(old / "checkpoints" / "last.pt")["config"]["output"] == "notes"
+
+
+def test_a_default_run_sings_one_pitch_at_a_time_in_every_track_and_a_notes_run_may_not(
+        run, corpus, tmp_path):
+    """The default run (rule="voice", so output="voice") writes MIDI in which no track
+    sounds two notes at once; the same run with output="notes" does."""
+    notes_run = tmp_path / "notes"
+    train(corpus, notes_run, ema=0.99, output="notes")
+    for folder, output, one_line in ((run, "voice", True), (notes_run, "notes", False)):
+        assert load_checkpoint(folder / "checkpoints" / "last.pt")["config"]["output"] == output
+        out = tmp_path / f"out-{output}"
+        assert main(["sample", str(folder), "-n", "2", "-o", str(out), "--length",
+                     "8tokens"]) == 0
+        lines = []
+        for path in sorted(out.glob("*.mid")):
+            for track in read_midi(path).tracks:
+                start = track.notes["start"].astype(np.int64)  # notes sorted by start
+                end = start + track.notes["duration"]
+                assert len(start), path
+                lines.append(bool(np.all(start[1:] >= end[:-1])))  # no two at once
+        assert all(lines) if one_line else not all(lines), output

@@ -30,9 +30,9 @@ from torch.nn import functional as F
 from deepsym.cli import main
 from deepsym.data import Corpus, build_corpus
 from deepsym.data.loaders import SequenceDataset, collate
-from deepsym.errors import CheckpointError, DeepsymError
+from deepsym.errors import CheckpointError, ConfigError, DeepsymError
 from deepsym.hookspecs import hookimpl
-from deepsym.modeling import ModelSpec
+from deepsym.modeling import ModelSpec, former_defaults
 from deepsym.plugins import manager
 from deepsym.representations.events import vocab_size
 from deepsym.training import Phase, Trainer, TrainOptions, Update
@@ -801,3 +801,39 @@ def test_a_run_saved_before_a_field_existed_resumes_with_the_fields_default(corp
     assert f"resuming {run} at step 2 from last.pt" in capsys.readouterr().err
     assert load_checkpoint(last)["step"] == 4
     assert sorted(p.name for p in last.parent.iterdir()) == ["last.pt"]  # none set aside
+
+
+def test_a_field_whose_default_changed_keeps_its_former_value_in_older_runs(corpus, tmp_path,
+                                                                             capsys,
+                                                                             monkeypatch):
+    """A config class's ``former_defaults`` holds what runs saved before a field existed
+    had for it, where the field's default has changed since: such a run resumes and
+    loads with that value, not the new default, and asking for the new default makes
+    another run. New runs take the default."""
+    monkeypatch.setattr(TinyConfig, "former_defaults", {"dropout": 0.3}, raising=False)
+    run, fresh = tmp_path / "run", tmp_path / "fresh"
+    for out in (run, fresh):
+        assert main(["train", "tiny-lstm", "--corpus", str(corpus), "--out", str(out),
+                     "--steps", "2", "--valid-every", "0"]) == 0
+    assert load_trained(fresh).config.dropout == 0.1
+    record = json.loads((run / "config.json").read_text())
+    last = run / "checkpoints" / "last.pt"
+    state = load_checkpoint(last)
+    for saved in (record, state):
+        del saved["config"]["dropout"]
+    (run / "config.json").write_text(json.dumps(record))
+    save_checkpoint(last, state)
+    assert load_trained(run).config.dropout == 0.3
+    capsys.readouterr()
+    assert main(["train", "--resume", str(run), "--steps", "4", "--set", "dropout=0.1"]) == 1
+    assert "(config dropout is 0.3 there, 0.1 here)" in capsys.readouterr().err
+    assert main(["train", "--resume", str(run), "--steps", "4"]) == 0
+    assert load_checkpoint(last)["config"]["dropout"] == 0.3
+    assert json.loads((run / "config.json").read_text())["config"]["dropout"] == 0.3
+
+
+def test_former_defaults_must_name_fields(monkeypatch):
+    monkeypatch.setattr(TinyConfig, "former_defaults", {"droput": 0.3}, raising=False)
+    with pytest.raises(ConfigError, match=r"TinyConfig\.former_defaults names no field of "
+                                          r"it: droput"):
+        former_defaults(TinyConfig)

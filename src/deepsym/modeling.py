@@ -143,7 +143,8 @@ def resolve(target: Any) -> Any:
 
 def check_config_class(cls: type) -> None:
     """Raise ConfigError unless ``cls`` is a frozen dataclass whose fields hold JSON values
-    (bool, int, float, str, None, tuples of those, nested config dataclasses)."""
+    (bool, int, float, str, None, tuples of those, nested config dataclasses) and whose
+    ``former_defaults`` name fields of it."""
     if not (isinstance(cls, type) and dataclasses.is_dataclass(cls)):
         raise ConfigError(f"{cls!r} is not a dataclass")
     if not cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
@@ -152,6 +153,20 @@ def check_config_class(cls: type) -> None:
         if not _json_type(hint):
             raise ConfigError(f"{cls.__name__}.{name}: {hint!r} is not a JSON type "
                               "(bool, int, float, str, None, tuple[...] or a config)")
+    former_defaults(cls)
+
+
+def former_defaults(cls: type) -> dict[str, Any]:
+    """The values that runs saved before a field of config class ``cls`` existed had for
+    it, where they differ from its default now: the class's ``former_defaults`` (a
+    ``ClassVar`` mapping field names to values, empty when absent). A saved config that
+    lacks a field means its former default, else its default."""
+    former = dict(getattr(cls, "former_defaults", None) or {})
+    unknown = set(former) - set(_hints(cls))
+    if unknown:
+        raise ConfigError(f"{cls.__name__}.former_defaults names no field of it: "
+                          f"{', '.join(sorted(unknown))}")
+    return former
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -45,7 +45,7 @@ import numpy as np
 from deepsym import __version__
 from deepsym.data.corpus import Corpus
 from deepsym.errors import CheckpointError, DeepsymError
-from deepsym.modeling import ModelSpec, to_dict
+from deepsym.modeling import ModelSpec, former_defaults, to_dict
 from deepsym.training import distributed, rundir
 from deepsym.training.base import Phase, Trainer, UpdateLog, schedule_length, to_device
 from deepsym.training.checkpoint import (
@@ -252,7 +252,8 @@ class Session:
             "budget": asdict(budget),
         }
         default_config, default_options = apply_settings(spec.config_class(), {})
-        defaults = {"config": to_dict(default_config), "options": to_dict(default_options)}
+        defaults = {"config": {**to_dict(default_config), **former_defaults(spec.config_class())},
+                    "options": {**to_dict(default_options), **former_defaults(TrainOptions)}}
         (rundir.check_resume if resume else rundir.check_new)(out, record, defaults)
         torch_device = choose_device(device, context)
         distributed.start(context, torch_device)
