@@ -6,6 +6,7 @@ import copy
 import csv
 import json
 import math
+import re
 import shutil
 
 import mido
@@ -299,6 +300,12 @@ def test_config_checks():
 
 
 # -- sampling ------------------------------------------------------------------------------
+
+
+def test_train_list_shows_output_auto_and_what_it_becomes(capsys):
+    assert main(["train", "--list"]) == 0
+    assert re.search(r'\n  output +auto\|notes\|voice +"auto" \("voice" with the other '
+                     r"defaults\)\n", capsys.readouterr().out)
 
 
 def sampler(mode: str = "hybrid", seed: int = 0, **options) -> PhraseSampler:

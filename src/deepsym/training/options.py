@@ -165,7 +165,9 @@ def apply_settings(config_class: type, settings: Mapping[str, Any], *,
 
 
 def describe_fields(cls: type) -> list[tuple[str, str, str]]:
-    """``(name, type, default)`` for each field of a config dataclass, as text."""
+    """``(name, type, default)`` for each field of a config dataclass, as text; a
+    declared default that the config resolves (``"auto"``) shows what it becomes with
+    the other defaults too."""
     defaults = to_dict(cls()) if _has_defaults(cls) else {}
     hints = typing.get_type_hints(cls)
     rows = []
@@ -173,6 +175,9 @@ def describe_fields(cls: type) -> list[tuple[str, str, str]]:
         if not f.init:
             continue
         default = json.dumps(defaults[f.name]) if f.name in defaults else "(required)"
+        declared = None if f.default is dataclasses.MISSING else json.dumps(f.default)
+        if f.name in defaults and declared not in (None, default):
+            default = f"{declared} ({default} with the other defaults)"
         rows.append((f.name, _type_name(hints[f.name]), default))
     return rows
 
