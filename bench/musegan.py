@@ -8,8 +8,8 @@
    otherwise); with ``--paper`` also a hybrid model with the paper's generator and
    critic (transposed convolutions from beats to steps, a critic reading the piano-roll
    alone, no noise on the logits, a sigmoid per pitch; binary neurons kept, which the
-   paper's MuseGAN lacks), and with ``--ensembles`` a hybrid model on the ``ensembles`` corpus with
-   ``rule="family"`` (5 tracks by instrument family).
+   paper's MuseGAN lacks), and with ``--ensembles`` a hybrid model on the ``ensembles``
+   corpus with ``rule="family"`` (5 tracks by instrument family).
 2. Samples ``--pieces`` phrases (one phrase: the model's 4 bars) from each model and cuts
    every piece of the corpus's **test** split into phrases of the same bars.
 3. Per track: empty-bar rate (EB), used pitch classes per bar (UPC), qualified-note

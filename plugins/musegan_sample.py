@@ -41,8 +41,9 @@ class PhraseSampler(Sampler):
                "'threshold', or a 'bernoulli' draw per step and pitch",
                choices=("threshold", "bernoulli")),
         Option("threshold", float, 0.5, "binarize=threshold: a step sounds where the "
-               "probability exceeds this (a model of output=voice sounds the likeliest "
-               "of each track's pitches and rest instead)", low=0.0, high=1.0),
+               "probability exceeds this (a model of output=voice, the default under "
+               "rule=voice, sounds the likeliest of each track's pitches and rest, and "
+               "refuses a threshold)", low=0.0, high=1.0),
         Option("shared", str, "vary", "'fixed': every piece gets the same shared vectors "
                "(one song, its tracks varied by their own vectors); 'vary': new ones per "
                "piece (composer and hybrid models: jamming has no shared vector)",
@@ -62,6 +63,10 @@ class PhraseSampler(Sampler):
         if self.options["shared"] == "fixed" and "inter" not in generator.kinds:
             raise DeepsymError(f"model {self.name!r} ({generator.mode}) has no shared vector: "
                                "shared=fixed needs a composer or hybrid model")
+        if "threshold" in (kwargs.get("options") or {}) and self.model.config.output == "voice":
+            raise DeepsymError(f"model {self.name!r} sings one pitch or a rest per track and "
+                               "step (output=voice): it sounds the likeliest, so a threshold "
+                               "does not apply (binarize=bernoulli draws one instead)")
         if self.options["programs"]:
             self.representation = _voiced(self.representation, self.options["programs"],
                                           self.name)

@@ -252,6 +252,8 @@ def test_a_voice_model_samples_at_most_one_pitch_per_track_and_step():
             roll = s.representation.encode(score)  # (bars, tracks, steps, pitches)
             per_step = roll.sum(-1)
             assert per_step.max() == 1 and per_step.mean() > 0.2
+    with pytest.raises(DeepsymError, match=r"output=voice.*a threshold does not apply"):
+        PhraseSampler(model, config.make_representation(), options={"threshold": 0.4})
 
 
 def test_the_phrase_walk_keeps_unit_variance():

@@ -32,7 +32,7 @@ from deepsym.data import Corpus, build_corpus
 from deepsym.data.loaders import SequenceDataset, collate
 from deepsym.errors import CheckpointError, ConfigError, DeepsymError
 from deepsym.hookspecs import hookimpl
-from deepsym.modeling import ModelSpec, former_defaults
+from deepsym.modeling import ModelSpec, check_config_class
 from deepsym.plugins import manager
 from deepsym.representations.events import vocab_size
 from deepsym.training import Phase, Trainer, TrainOptions, Update
@@ -836,4 +836,4 @@ def test_former_defaults_must_name_fields(monkeypatch):
     monkeypatch.setattr(TinyConfig, "former_defaults", {"droput": 0.3}, raising=False)
     with pytest.raises(ConfigError, match=r"TinyConfig\.former_defaults names no field of "
                                           r"it: droput"):
-        former_defaults(TinyConfig)
+        check_config_class(TinyConfig)

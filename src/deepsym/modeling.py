@@ -13,6 +13,7 @@ import importlib.util
 import json
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
@@ -149,24 +150,29 @@ def check_config_class(cls: type) -> None:
         raise ConfigError(f"{cls!r} is not a dataclass")
     if not cls.__dataclass_params__.frozen:  # type: ignore[attr-defined]
         raise ConfigError(f"{cls.__name__} must be frozen: @dataclass(frozen=True)")
-    for name, hint in _hints(cls).items():
+    hints = _hints(cls)
+    for name, hint in hints.items():
         if not _json_type(hint):
             raise ConfigError(f"{cls.__name__}.{name}: {hint!r} is not a JSON type "
                               "(bool, int, float, str, None, tuple[...] or a config)")
-    former_defaults(cls)
+    unknown = set(former_defaults(cls)) - set(hints)
+    if unknown:
+        raise ConfigError(f"{cls.__name__}.former_defaults names no field of it: "
+                          f"{', '.join(sorted(unknown))}")
 
 
 def former_defaults(cls: type) -> dict[str, Any]:
     """The values that runs saved before a field of config class ``cls`` existed had for
     it, where they differ from its default now: the class's ``former_defaults`` (a
-    ``ClassVar`` mapping field names to values, empty when absent). A saved config that
-    lacks a field means its former default, else its default."""
-    former = dict(getattr(cls, "former_defaults", None) or {})
-    unknown = set(former) - set(_hints(cls))
-    if unknown:
-        raise ConfigError(f"{cls.__name__}.former_defaults names no field of it: "
-                          f"{', '.join(sorted(unknown))}")
-    return former
+    ``ClassVar`` mapping field names to values, empty when absent; ``check_config_class``
+    checks that it names fields)."""
+    return dict(getattr(cls, "former_defaults", None) or {})
+
+
+def saved_values(cls: type, saved: Mapping[str, Any]) -> dict[str, Any]:
+    """A config of ``cls`` as a run saved it, each field it lacks (added to deepsym since)
+    at its former default; ``from_dict`` gives the others their defaults."""
+    return {**former_defaults(cls), **saved}
 
 
 def to_dict(config: Any) -> dict[str, Any]:

@@ -24,7 +24,7 @@ import numpy as np
 
 from deepsym.errors import CheckpointError, ConfigError
 from deepsym.fileio import write_atomic
-from deepsym.modeling import former_defaults, from_dict
+from deepsym.modeling import from_dict, saved_values
 from deepsym.training.devices import choose_device
 from deepsym.training.rundir import field_differences
 
@@ -162,7 +162,7 @@ def load_trained(run_or_file: str | Path, device: str | None = "cpu", *,
     spec = manager().models.get(state["model"])
     try:
         cls = spec.config_class()
-        config = from_dict(cls, {**former_defaults(cls), **state["config"]})
+        config = from_dict(cls, saved_values(cls, state["config"]))
     except ConfigError as exc:
         raise CheckpointError(f"{path}: its config does not fit model {spec.name!r} as "
                               f"installed now ({exc})") from None

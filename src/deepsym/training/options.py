@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from deepsym.errors import ConfigError, DeepsymError
-from deepsym.modeling import former_defaults, from_dict, to_dict
+from deepsym.modeling import from_dict, saved_values, to_dict
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -146,7 +146,7 @@ def apply_settings(config_class: type, settings: Mapping[str, Any], *,
     """The model config (``base`` dict or the defaults, with ``settings`` for its fields)
     and the options (``option_base`` or the config's fields and defaults, with
     ``settings`` for the others). ``base`` and ``option_base`` are a saved run's: a field
-    they lack takes its former default (``modeling.former_defaults``). An unknown key is
+    they lack takes its former default (``modeling.saved_values``). An unknown key is
     a ConfigError that suggests close names and lists them all."""
     config_fields = [f.name for f in dataclasses.fields(config_class) if f.init]
     known = config_fields + [n for n in OPTION_FIELDS if n not in config_fields]
@@ -156,10 +156,10 @@ def apply_settings(config_class: type, settings: Mapping[str, Any], *,
             hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
             raise ConfigError(f"unknown setting {key!r} for {model}{hint} "
                               f"(settings: {', '.join(known)})")
-    config_values = {**former_defaults(config_class), **base} if base is not None else {}
+    config_values = saved_values(config_class, base) if base is not None else {}
     config_values.update({k: v for k, v in settings.items() if k in config_fields})
     config = from_dict(config_class, config_values)
-    saved = {**former_defaults(TrainOptions), **option_base} if option_base is not None else {}
+    saved = saved_values(TrainOptions, option_base) if option_base is not None else {}
     overrides = {k: v for k, v in {**saved, **settings}.items() if k not in config_fields}
     return config, options_for(config, overrides)
 
